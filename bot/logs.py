@@ -1,0 +1,40 @@
+"""Logging set-up: plain text or one JSON object a line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message (and exception type)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render one record."""
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            data["exception"] = record.exc_info[0].__name__
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Configure the root logger once; quiet libraries that log URLs or payloads."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # These log full request URLs and bodies at DEBUG/INFO (search terms, task text).
+    for noisy in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,261 @@
+"""The worker that turns stored submissions into MaxCare tasks, exactly once each."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from slack_sdk.errors import SlackClientError
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from bot.confirm import Confirmer
+from bot.maxcare import (
+    MaxCareAPIError,
+    MaxCareClient,
+    MaxCareError,
+    RateLimited,
+    Task,
+)
+from bot.store import Store, Submission
+
+log = logging.getLogger("bot.outbox")
+T = TypeVar("T")
+
+# Allow for clocks that disagree a little when matching a found task to a submission.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class Transient(Exception):
+    """Worth another try later (MaxCare or Slack unavailable, ambiguous answer)."""
+
+    def __init__(self, cause: Exception, *, ambiguous: bool = False) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.ambiguous = ambiguous
+
+
+class Outbox:
+    """Processes submissions as asyncio tasks; state lives in the database, not in memory."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        maxcare: MaxCareClient,
+        confirmer: Confirmer,
+        retry_seconds: float = 600.0,
+        concurrency: int = 16,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.store = store
+        self.maxcare = maxcare
+        self.confirmer = confirmer
+        self.retry_seconds = retry_seconds
+        self.sleep = sleep
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._accepting = True
+
+    def enqueue(self, view_id: str) -> None:
+        """Start work on one submission unless it is already in hand."""
+        if not self._accepting or view_id in self._running:
+            return
+        task = asyncio.create_task(self._guarded(view_id), name=f"outbox:{view_id}")
+        self._running[view_id] = task
+        task.add_done_callback(lambda _: self._running.pop(view_id, None))
+
+    def resume(self) -> int:
+        """Take up every unfinished submission (after a restart); returns how many."""
+        rows = self.store.open_submissions()
+        for sub in rows:
+            self.enqueue(sub.view_id)
+        if rows:
+            log.info("resuming %d unfinished submissions", len(rows))
+        return len(rows)
+
+    @property
+    def busy(self) -> int:
+        """Submissions in hand right now."""
+        return len(self._running)
+
+    async def idle(self) -> None:
+        """Wait until no submission is in hand (tests and shutdown)."""
+        while self._running:
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Take no new work; let work in hand finish within grace, else leave it resumable."""
+        self._accepting = False
+        pending = list(self._running.values())
+        if not pending:
+            return
+        _, still = await asyncio.wait(pending, timeout=grace)
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+
+    async def _guarded(self, view_id: str) -> None:
+        async with self._slots:
+            try:
+                await self.process(view_id)
+            except asyncio.CancelledError:
+                log.info("submission %s interrupted; it will resume at start-up", view_id)
+                raise
+            except Exception:
+                log.exception("submission %s: unexpected error; left for resume", view_id)
+
+    async def process(self, view_id: str) -> None:
+        """Create the task (once), then confirm it (once)."""
+        sub = self.store.get_submission(view_id)
+        if sub is None or sub.state not in ("pending", "creating", "created"):
+            return
+        if sub.state in ("pending", "creating"):
+            task = await self._create(sub)
+            if task is None:
+                return
+            self.store.update_submission(view_id, state="created", task_id=task.id)
+            self.store.record_task(
+                task_id=task.id,
+                view_id=view_id,
+                note_id=task.note_id or sub.note_id,
+                status=task.status,
+                sync_status=task.sync_status,
+                created_by=sub.user_id,
+            )
+            sub = self.store.get_submission(view_id) or sub
+        else:
+            assert sub.task_id
+            task = await self._retrying(lambda: self.maxcare.get_task(sub.task_id or ""))
+            if task is None:
+                return
+        if sub.confirmed_at is None:
+            await self._confirm(sub, task)
+
+    async def _confirm(self, sub: Submission, task: Task) -> None:
+        async def post() -> tuple[str, str | None]:
+            try:
+                return await self.confirmer.post_card(sub, task)
+            except SlackClientError as exc:
+                raise Transient(exc) from exc
+
+        where = await self._retrying(post)
+        if where is None:
+            log.error("card for %s could not be posted; task %s exists", sub.view_id, task.id)
+            return
+        channel, ts = where
+        self.store.record_task(task_id=task.id, channel_id=channel, message_ts=ts)
+        now = self.store.clock().isoformat()
+        # The EHR holds the task text now; keep no copy of patient-related text.
+        self.store.update_submission(sub.view_id, confirmed_at=now, notes="")
+        log.info("submission %s confirmed as task %s", sub.view_id, task.id)
+        await self.confirmer.show_created(sub, task)
+
+    async def _create(self, sub: Submission) -> Task | None:
+        """POST the task; after an ambiguous failure, look for it before trying again."""
+        look_first = sub.state == "creating"  # a previous attempt may have reached MaxCare
+
+        async def attempt() -> Task:
+            nonlocal look_first
+            try:
+                if look_first:
+                    found = await self._find(sub)
+                    if found is not None:
+                        log.info("submission %s: adopted existing task %s", sub.view_id, found.id)
+                        return found
+                attempts = (self.store.get_submission(sub.view_id) or sub).attempts + 1
+                self.store.update_submission(sub.view_id, state="creating", attempts=attempts)
+                return await self.maxcare.create_task(
+                    note_id=sub.note_id,
+                    provider_id=sub.provider_id,
+                    notes=sub.notes,
+                    assignee_ids=sub.assignee_ids,
+                )
+            except MaxCareError as exc:
+                if isinstance(exc, MaxCareAPIError) and not isinstance(exc, RateLimited):
+                    if not exc.may_have_been_applied:
+                        raise  # a refusal: retrying would get the same answer
+                look_first = look_first or exc.may_have_been_applied
+                log.warning(
+                    "submission %s: %s, will retry", sub.view_id, type(exc).__name__
+                )
+                raise Transient(exc, ambiguous=exc.may_have_been_applied) from exc
+
+        try:
+            return await self._retrying(attempt, raise_refusals=True)
+        except MaxCareError as exc:
+            await self._fail(sub, exc.user_message("the task"), getattr(exc, "trace_id", None))
+            return None
+
+    async def _retrying(
+        self, fn: Callable[[], Awaitable[T]], *, raise_refusals: bool = False
+    ) -> T | None:
+        """Run fn, retrying Transient with jittered backoff for at most retry_seconds."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Transient),
+            wait=wait_random_exponential(multiplier=1, max=60),
+            stop=stop_after_delay(self.retry_seconds),
+            sleep=self.sleep,
+            reraise=False,
+        )
+        try:
+            return await retrying(fn)
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            log.error("gave up after %.0f s: %s", self.retry_seconds, type(cause).__name__)
+            if raise_refusals and isinstance(cause, Transient):
+                raise GaveUp(cause.cause) from exc
+            return None
+
+    async def _find(self, sub: Submission) -> Task | None:
+        """The task this submission made, if an earlier attempt reached MaxCare."""
+        try:
+            tasks = await self.maxcare.all_tasks(note_id=sub.note_id)
+        except MaxCareError as exc:
+            raise Transient(exc) from exc
+        since = datetime.fromisoformat(sub.created_at) - CLOCK_SKEW
+        wanted = sorted(sub.assignee_ids)
+        for task in tasks:
+            if (
+                task.notes == sub.notes
+                and sorted(p.id for p in task.assigned_providers) == wanted
+                and (task.created_at is None or task.created_at >= since)
+                and self.store.get_task(task.id) is None
+            ):
+                return task
+        return None
+
+    async def _fail(self, sub: Submission, reason: str, trace_id: str | None) -> None:
+        self.store.update_submission(
+            sub.view_id, state="failed", last_error=reason, trace_id=trace_id
+        )
+        log.warning("submission %s failed for good (trace %s)", sub.view_id, trace_id)
+        try:
+            await self.confirmer.notify_failure(sub, reason)
+        except SlackClientError as exc:
+            log.error("could not tell %s about failure: %s", sub.user_id, type(exc).__name__)
+
+
+class GaveUp(MaxCareError):
+    """MaxCare stayed unavailable for the whole retry window."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.trace_id = getattr(cause, "trace_id", None)
+
+    def user_message(self, action: str = "the task") -> str:
+        """What the author is told."""
+        trace = f" (trace {self.trace_id})" if self.trace_id else ""
+        return (
+            "MaxCare did not accept the task in time; it is unavailable or very slow"
+            f"{trace}. Try again later."
+        )

@@ -1,0 +1,91 @@
+"""The two transports: HTTP (aiohttp, POST /slack/events) and Socket Mode; both serve /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.app import Bot, build_bot
+from bot.settings import Settings
+
+log = logging.getLogger("bot.server")
+
+MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; anything bigger is not Slack
+BOT_KEY = web.AppKey("bot", Bot)
+HEALTH_KEY = web.AppKey("socket_ok", Callable[[], bool])
+
+
+def web_app(bot: Bot, *, socket_ok: Callable[[], bool] | None = None) -> web.Application:
+    """The aiohttp application: Slack events (HTTP mode only) and the health check."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[BOT_KEY] = bot
+    app[HEALTH_KEY] = socket_ok or (lambda: True)
+    if socket_ok is None:
+        app.router.add_post("/slack/events", _events)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+async def _events(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    bolt_response = await bot.app.async_dispatch(await to_bolt_request(request))
+    return await to_aiohttp_response(bolt_response)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    db_ok = bot.store.ping()
+    socket_ok = request.app[HEALTH_KEY]()
+    body = {"database": db_ok, "slack_socket": socket_ok, "in_hand": bot.outbox.busy}
+    return web.json_response(body, status=200 if db_ok and socket_ok else 503)
+
+
+async def serve(settings: Settings, *, host: str = "0.0.0.0") -> None:
+    """Run until SIGTERM/SIGINT: HTTP mode on PORT, or Socket Mode (+ /healthz on PORT)."""
+    bot = await build_bot(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    handler: AsyncSocketModeHandler | None = None
+    socket_ok: Callable[[], bool] | None = None
+    if settings.socket_mode:
+        assert settings.slack_app_token is not None
+        handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+        await handler.connect_async()
+        socket_ok = _socket_checker(handler)
+    runner = web.AppRunner(web_app(bot, socket_ok=socket_ok), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, settings.port)
+    await site.start()
+    await bot.start()
+    mode = "Socket Mode" if handler else "HTTP"
+    log.info("ready in %s mode on port %d (team %s)", mode, settings.port, bot.team_id)
+    await stop.wait()
+    log.info("shutting down: no new work; finishing work in hand")
+    await _shutdown(runner.cleanup, handler, bot)
+
+
+def _socket_checker(handler: AsyncSocketModeHandler) -> Callable[[], bool]:
+    def connected() -> bool:
+        session = getattr(handler.client, "current_session", None)
+        return session is not None and not session.closed
+
+    return connected
+
+
+async def _shutdown(
+    cleanup: Callable[[], Awaitable[None]], handler: AsyncSocketModeHandler | None, bot: Bot
+) -> None:
+    if handler is not None:
+        await handler.close_async()
+    await cleanup()
+    await bot.close(grace=20.0)
+    await bot.slack.session.close() if bot.slack.session else None
+    log.info("stopped")

@@ -1,0 +1,123 @@
+"""Configuration from the environment (and `.env`), as design.md §2 names it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """Configuration is missing or malformed; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads; secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    maxcare_api_key: SecretStr
+    maxcare_organization_id: str
+    maxcare_api_url: str = "https://api.maxcare.ai/v4"
+    maxcare_rate_limit_per_minute: int = Field(default=1000, ge=1)
+    maxcare_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_path: Path = Path("bot.db")
+    port: int = Field(default=3000, ge=0, le=65535)
+    bot_admins: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return v
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _empty_secret_is_unset(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v is not None and v.get_secret_value() else None
+
+    @field_validator("maxcare_api_key")
+    @classmethod
+    def _api_key_shape(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith(("max_prd_ak_", "max_dev_ak_")):
+            raise ValueError("must be a MaxCare API key starting with max_prd_ak_ or max_dev_ak_")
+        return v
+
+    @field_validator("maxcare_organization_id")
+    @classmethod
+    def _org_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+    @field_validator("slack_api_url", "maxcare_api_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_url_slash(cls, v: str) -> str:
+        # slack_sdk joins method names with urljoin, which drops a last segment without "/".
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        """Slack user IDs named in BOT_ADMINS."""
+        return frozenset(a.strip() for a in self.bot_admins.split(",") if a.strip())
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode when an app-level token is configured."""
+        return self.slack_app_token is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one line naming the variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+    if not settings.socket_mode and settings.slack_signing_secret is None:
+        raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN)")
+    return settings
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per problem, naming the environment variable, never echoing its value."""
+    parts = []
+    for err in exc.errors():
+        name = str(err["loc"][0]).upper() if err["loc"] else "configuration"
+        if err["type"] == "missing":
+            parts.append(f"{name} is required")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{name} {msg}" if msg.startswith("must") else f"{name} is invalid: {msg}")
+    return "; ".join(parts)

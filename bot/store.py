@@ -1,0 +1,383 @@
+"""The SQLite database: links, their audit, the submission outbox and created tasks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+
+def utcnow() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One Slack user mapped to one MaxCare provider."""
+
+    slack_user_id: str
+    provider_id: str
+    provider_name: str | None = None
+    team_id: str | None = None
+    linked_by: str | None = None
+    linked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """One change to the links table."""
+
+    slack_user_id: str
+    actor: str
+    at: str
+    old_provider_id: str | None
+    new_provider_id: str | None
+
+
+@dataclass
+class Submission:
+    """A submitted form waiting to become (or having become) a MaxCare task."""
+
+    view_id: str
+    team_id: str
+    user_id: str
+    source: str  # command | message | global
+    note_id: str
+    notes: str
+    assignee_user_ids: list[str]
+    provider_id: str
+    assignee_ids: list[str]
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    response_url: str | None = None
+    message_key: str | None = None
+    state: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    trace_id: str | None = None
+    task_id: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    confirmed_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPEN_STATES = ("pending", "creating", "created")
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    lambda db: (
+        db["links"].create(
+            {
+                "slack_user_id": str,
+                "provider_id": str,
+                "provider_name": str,
+                "team_id": str,
+                "linked_by": str,
+                "linked_at": str,
+            },
+            pk="slack_user_id",
+        ),
+        db["link_events"].create(
+            {
+                "id": int,
+                "slack_user_id": str,
+                "actor": str,
+                "at": str,
+                "old_provider_id": str,
+                "new_provider_id": str,
+            },
+            pk="id",
+        ),
+        db["submissions"].create(
+            {
+                "view_id": str,
+                "team_id": str,
+                "user_id": str,
+                "source": str,
+                "note_id": str,
+                "notes": str,
+                "assignee_user_ids": str,
+                "provider_id": str,
+                "assignee_ids": str,
+                "channel_id": str,
+                "thread_ts": str,
+                "response_url": str,
+                "message_key": str,
+                "state": str,
+                "attempts": int,
+                "last_error": str,
+                "trace_id": str,
+                "task_id": str,
+                "created_at": str,
+                "updated_at": str,
+                "confirmed_at": str,
+            },
+            pk="view_id",
+        ),
+        db["submissions"].create_index(["state"]),
+        db["submissions"].create_index(["message_key"]),
+        db["tasks"].create(
+            {
+                "task_id": str,
+                "view_id": str,
+                "note_id": str,
+                "status": str,
+                "sync_status": str,
+                "channel_id": str,
+                "message_ts": str,
+                "created_by": str,
+                "created_at": str,
+                "updated_at": str,
+            },
+            pk="task_id",
+        ),
+    )
+]
+
+_SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f != "extra"}
+
+
+class Store:
+    """All database access; one instance per process, used from the event loop thread."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        if str(path) != ":memory:":
+            _create_private(self.path)
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema up to the latest version."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                step(self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One all-or-nothing transaction (the connection is otherwise in autocommit)."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            return self.db.execute("SELECT 1").fetchone() == (1,)
+        except sqlite3.Error:
+            return False
+
+    def _now(self) -> str:
+        return self.clock().isoformat()
+
+    # -- links ------------------------------------------------------------------
+
+    def get_link(self, slack_user_id: str) -> Link | None:
+        """The link of one Slack user, if any."""
+        rows = list(self.db["links"].rows_where("slack_user_id = ?", [slack_user_id]))
+        return Link(**rows[0]) if rows else None
+
+    def get_links(self, slack_user_ids: Iterable[str]) -> dict[str, Link]:
+        """Links of several users in one query, keyed by Slack user ID."""
+        ids = list(dict.fromkeys(slack_user_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self.db["links"].rows_where(f"slack_user_id in ({marks})", ids)
+        return {r["slack_user_id"]: Link(**r) for r in rows}
+
+    def list_links(self) -> list[Link]:
+        """Every link, ordered by Slack user ID."""
+        return [Link(**r) for r in self.db["links"].rows_where(order_by="slack_user_id")]
+
+    def count_links(self) -> int:
+        """How many links there are."""
+        return self.db["links"].count
+
+    def set_link(
+        self,
+        slack_user_id: str,
+        provider_id: str,
+        *,
+        actor: str,
+        provider_name: str | None = None,
+        team_id: str | None = None,
+    ) -> Link | None:
+        """Link (or re-link) one person and audit it; returns the previous link."""
+        with self.transaction():
+            old = self.get_link(slack_user_id)
+            self._upsert_link(slack_user_id, provider_id, actor, provider_name, team_id, old)
+        return old
+
+    def _upsert_link(
+        self,
+        slack_user_id: str,
+        provider_id: str,
+        actor: str,
+        provider_name: str | None,
+        team_id: str | None,
+        old: Link | None,
+    ) -> None:
+        now = self._now()
+        self.db["links"].upsert(
+            {
+                "slack_user_id": slack_user_id,
+                "provider_id": provider_id,
+                "provider_name": provider_name,
+                "team_id": team_id,
+                "linked_by": actor,
+                "linked_at": now,
+            },
+            pk="slack_user_id",
+        )
+        if old is None or old.provider_id != provider_id:
+            self._audit(slack_user_id, actor, old.provider_id if old else None, provider_id, now)
+
+    def remove_link(self, slack_user_id: str, *, actor: str) -> Link | None:
+        """Unlink one person and audit it; returns the removed link."""
+        with self.transaction():
+            old = self.get_link(slack_user_id)
+            if old is not None:
+                self.db["links"].delete(slack_user_id)
+                self._audit(slack_user_id, actor, old.provider_id, None, self._now())
+        return old
+
+    def import_links(self, rows: Sequence[tuple[str, str]], *, actor: str) -> int:
+        """Link every (slack_user_id, provider_id) pair in one transaction: all or none."""
+        existing = {link.slack_user_id: link for link in self.list_links()}
+        with self.transaction():
+            for slack_user_id, provider_id in rows:
+                old = existing.get(slack_user_id)
+                name = old.provider_name if old and old.provider_id == provider_id else None
+                self._upsert_link(slack_user_id, provider_id, actor, name, None, old)
+        return len(rows)
+
+    def _audit(
+        self, slack_user_id: str, actor: str, old: str | None, new: str | None, at: str
+    ) -> None:
+        self.db["link_events"].insert(
+            {
+                "slack_user_id": slack_user_id,
+                "actor": actor,
+                "at": at,
+                "old_provider_id": old,
+                "new_provider_id": new,
+            }
+        )
+
+    def link_events(self, slack_user_id: str | None = None) -> list[LinkEvent]:
+        """The audit trail, oldest first, for one user or everyone."""
+        where, args = ("slack_user_id = ?", [slack_user_id]) if slack_user_id else (None, [])
+        rows = self.db["link_events"].rows_where(where, args, order_by="id")
+        return [LinkEvent(**{k: v for k, v in r.items() if k != "id"}) for r in rows]
+
+    # -- submissions (the outbox) --------------------------------------------------
+
+    def add_submission(self, sub: Submission) -> tuple[Submission, bool]:
+        """Store a submission unless its view already has one; returns (row, inserted)."""
+        now = self._now()
+        sub.created_at = sub.created_at or now
+        sub.updated_at = now
+        row = _submission_row(sub)
+        cur = self.db.execute(
+            f"INSERT OR IGNORE INTO submissions ({', '.join(row)}) "
+            f"VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
+        )
+        stored = self.get_submission(sub.view_id)
+        assert stored is not None
+        return stored, cur.rowcount == 1
+
+    def get_submission(self, view_id: str) -> Submission | None:
+        """One submission by its view ID."""
+        rows = list(self.db["submissions"].rows_where("view_id = ?", [view_id]))
+        return _submission_from_row(rows[0]) if rows else None
+
+    def open_submissions(self) -> list[Submission]:
+        """Submissions not yet finished (to take up again at start-up), oldest first."""
+        marks = ",".join("?" for _ in OPEN_STATES)
+        rows = self.db["submissions"].rows_where(
+            f"state in ({marks}) and confirmed_at is null", list(OPEN_STATES), order_by="created_at"
+        )
+        return [_submission_from_row(r) for r in rows]
+
+    def update_submission(self, view_id: str, **changes: Any) -> None:
+        """Change some columns of one submission."""
+        changes["updated_at"] = self._now()
+        for key in ("assignee_user_ids", "assignee_ids"):
+            if key in changes:
+                changes[key] = json.dumps(changes[key])
+        self.db["submissions"].update(view_id, changes)
+
+    def task_for_message(self, message_key: str) -> str | None:
+        """The task already created from a message (channel:ts), if any."""
+        row = self.db.execute(
+            "SELECT task_id FROM submissions WHERE message_key = ? AND task_id IS NOT NULL "
+            "ORDER BY created_at DESC LIMIT 1",
+            [message_key],
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- tasks ---------------------------------------------------------------------
+
+    def record_task(self, **row: Any) -> None:
+        """Insert or update one created task."""
+        now = self._now()
+        row.setdefault("created_at", now)
+        row["updated_at"] = now
+        self.db["tasks"].upsert(row, pk="task_id", alter=False)
+
+    def get_task(self, task_id: str) -> dict[str, Any] | None:
+        """One recorded task."""
+        rows = list(self.db["tasks"].rows_where("task_id = ?", [task_id]))
+        return rows[0] if rows else None
+
+
+def _submission_row(sub: Submission) -> dict[str, Any]:
+    row = {k: getattr(sub, k) for k in _SUBMISSION_FIELDS}
+    row["assignee_user_ids"] = json.dumps(sub.assignee_user_ids)
+    row["assignee_ids"] = json.dumps(sub.assignee_ids)
+    return row
+
+
+def _submission_from_row(row: dict[str, Any]) -> Submission:
+    data = {k: v for k, v in row.items() if k in _SUBMISSION_FIELDS}
+    data["assignee_user_ids"] = json.loads(row["assignee_user_ids"] or "[]")
+    data["assignee_ids"] = json.loads(row["assignee_ids"] or "[]")
+    data["attempts"] = row["attempts"] or 0
+    return Submission(**data)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite opens it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
