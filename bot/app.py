@@ -1,4 +1,4 @@
-"""build_bot(settings): the one composition root, wiring Slack, MaxCare, the store and the worker."""
+"""build_bot(settings): the one composition root (Slack, MaxCare, the store, the worker)."""
 
 from __future__ import annotations
 

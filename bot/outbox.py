@@ -180,13 +180,11 @@ class Outbox:
                     assignee_ids=sub.assignee_ids,
                 )
             except MaxCareError as exc:
-                if isinstance(exc, MaxCareAPIError) and not isinstance(exc, RateLimited):
-                    if not exc.may_have_been_applied:
-                        raise  # a refusal: retrying would get the same answer
+                refusal = isinstance(exc, MaxCareAPIError) and not isinstance(exc, RateLimited)
+                if refusal and not exc.may_have_been_applied:
+                    raise  # retrying would get the same answer
                 look_first = look_first or exc.may_have_been_applied
-                log.warning(
-                    "submission %s: %s, will retry", sub.view_id, type(exc).__name__
-                )
+                log.warning("submission %s: %s, will retry", sub.view_id, type(exc).__name__)
                 raise Transient(exc, ambiguous=exc.may_have_been_applied) from exc
 
         try:

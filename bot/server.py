@@ -18,7 +18,7 @@ log = logging.getLogger("bot.server")
 
 MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; anything bigger is not Slack
 BOT_KEY = web.AppKey("bot", Bot)
-HEALTH_KEY = web.AppKey("socket_ok", Callable[[], bool])
+HEALTH_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("socket_ok")
 
 
 def web_app(bot: Bot, *, socket_ok: Callable[[], bool] | None = None) -> web.Application:

@@ -205,13 +205,11 @@ class TaskService:
         assert isinstance(urls, list)
         response_url = None
         for item in urls:
-            if isinstance(item, dict) and isinstance(item.get("response_url"), str):
-                if self.response_url_ok(item["response_url"]):
-                    response_url = item["response_url"]
-                    break
-        return Destination(
-            source="global", channel_id=form.destination, response_url=response_url
-        )
+            url = item.get("response_url") if isinstance(item, dict) else None
+            if isinstance(url, str) and self.response_url_ok(url):
+                response_url = url
+                break
+        return Destination(source="global", channel_id=form.destination, response_url=response_url)
 
     async def _assignee_problem(self, assignees: list[str], links: dict[str, Any]) -> str | None:
         bots = [u for u in assignees if u in (self.bot_user_id, SLACKBOT)]

@@ -73,10 +73,12 @@ class Submission:
 
 OPEN_STATES = ("pending", "creating", "created")
 
+
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    lambda db: (
-        db["links"].create(
+def _v1(db: sqlite_utils.Database) -> None:
+    """The first schema."""
+    (
+        db.table("links").create(
             {
                 "slack_user_id": str,
                 "provider_id": str,
@@ -87,7 +89,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
             },
             pk="slack_user_id",
         ),
-        db["link_events"].create(
+        db.table("link_events").create(
             {
                 "id": int,
                 "slack_user_id": str,
@@ -98,7 +100,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
             },
             pk="id",
         ),
-        db["submissions"].create(
+        db.table("submissions").create(
             {
                 "view_id": str,
                 "team_id": str,
@@ -124,9 +126,9 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
             },
             pk="view_id",
         ),
-        db["submissions"].create_index(["state"]),
-        db["submissions"].create_index(["message_key"]),
-        db["tasks"].create(
+        db.table("submissions").create_index(["state"]),
+        db.table("submissions").create_index(["message_key"]),
+        db.table("tasks").create(
             {
                 "task_id": str,
                 "view_id": str,
@@ -142,7 +144,9 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
             pk="task_id",
         ),
     )
-]
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
 
 _SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f != "extra"}
 
@@ -202,7 +206,7 @@ class Store:
 
     def get_link(self, slack_user_id: str) -> Link | None:
         """The link of one Slack user, if any."""
-        rows = list(self.db["links"].rows_where("slack_user_id = ?", [slack_user_id]))
+        rows = list(self.db.table("links").rows_where("slack_user_id = ?", [slack_user_id]))
         return Link(**rows[0]) if rows else None
 
     def get_links(self, slack_user_ids: Iterable[str]) -> dict[str, Link]:
@@ -211,16 +215,16 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" for _ in ids)
-        rows = self.db["links"].rows_where(f"slack_user_id in ({marks})", ids)
+        rows = self.db.table("links").rows_where(f"slack_user_id in ({marks})", ids)
         return {r["slack_user_id"]: Link(**r) for r in rows}
 
     def list_links(self) -> list[Link]:
         """Every link, ordered by Slack user ID."""
-        return [Link(**r) for r in self.db["links"].rows_where(order_by="slack_user_id")]
+        return [Link(**r) for r in self.db.table("links").rows_where(order_by="slack_user_id")]
 
     def count_links(self) -> int:
         """How many links there are."""
-        return self.db["links"].count
+        return self.db.table("links").count
 
     def set_link(
         self,
@@ -247,7 +251,7 @@ class Store:
         old: Link | None,
     ) -> None:
         now = self._now()
-        self.db["links"].upsert(
+        self.db.table("links").upsert(
             {
                 "slack_user_id": slack_user_id,
                 "provider_id": provider_id,
@@ -266,7 +270,7 @@ class Store:
         with self.transaction():
             old = self.get_link(slack_user_id)
             if old is not None:
-                self.db["links"].delete(slack_user_id)
+                self.db.table("links").delete(slack_user_id)
                 self._audit(slack_user_id, actor, old.provider_id, None, self._now())
         return old
 
@@ -283,7 +287,7 @@ class Store:
     def _audit(
         self, slack_user_id: str, actor: str, old: str | None, new: str | None, at: str
     ) -> None:
-        self.db["link_events"].insert(
+        self.db.table("link_events").insert(
             {
                 "slack_user_id": slack_user_id,
                 "actor": actor,
@@ -296,7 +300,7 @@ class Store:
     def link_events(self, slack_user_id: str | None = None) -> list[LinkEvent]:
         """The audit trail, oldest first, for one user or everyone."""
         where, args = ("slack_user_id = ?", [slack_user_id]) if slack_user_id else (None, [])
-        rows = self.db["link_events"].rows_where(where, args, order_by="id")
+        rows = self.db.table("link_events").rows_where(where, args, order_by="id")
         return [LinkEvent(**{k: v for k, v in r.items() if k != "id"}) for r in rows]
 
     # -- submissions (the outbox) --------------------------------------------------
@@ -318,13 +322,13 @@ class Store:
 
     def get_submission(self, view_id: str) -> Submission | None:
         """One submission by its view ID."""
-        rows = list(self.db["submissions"].rows_where("view_id = ?", [view_id]))
+        rows = list(self.db.table("submissions").rows_where("view_id = ?", [view_id]))
         return _submission_from_row(rows[0]) if rows else None
 
     def open_submissions(self) -> list[Submission]:
         """Submissions not yet finished (to take up again at start-up), oldest first."""
         marks = ",".join("?" for _ in OPEN_STATES)
-        rows = self.db["submissions"].rows_where(
+        rows = self.db.table("submissions").rows_where(
             f"state in ({marks}) and confirmed_at is null", list(OPEN_STATES), order_by="created_at"
         )
         return [_submission_from_row(r) for r in rows]
@@ -335,7 +339,7 @@ class Store:
         for key in ("assignee_user_ids", "assignee_ids"):
             if key in changes:
                 changes[key] = json.dumps(changes[key])
-        self.db["submissions"].update(view_id, changes)
+        self.db.table("submissions").update(view_id, changes)
 
     def task_for_message(self, message_key: str) -> str | None:
         """The task already created from a message (channel:ts), if any."""
@@ -353,11 +357,11 @@ class Store:
         now = self._now()
         row.setdefault("created_at", now)
         row["updated_at"] = now
-        self.db["tasks"].upsert(row, pk="task_id", alter=False)
+        self.db.table("tasks").upsert(row, pk="task_id", alter=False)
 
     def get_task(self, task_id: str) -> dict[str, Any] | None:
         """One recorded task."""
-        rows = list(self.db["tasks"].rows_where("task_id = ?", [task_id]))
+        rows = list(self.db.table("tasks").rows_where("task_id = ?", [task_id]))
         return rows[0] if rows else None
 
 

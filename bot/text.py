@@ -90,7 +90,8 @@ def prefill_from_message(
     """Prefill from a message: its note ID, its mentioned people and its readable text."""
     note_id, _ = find_note_id(text or "")
     notes = cut(readable(text or "", name_for).strip())
-    return Prefill(note_id=note_id or "", assignee_user_ids=mentioned_users(text or ""), notes=notes)
+    users = mentioned_users(text or "")
+    return Prefill(note_id=note_id or "", assignee_user_ids=users, notes=notes)
 
 
 def cut(text: str, limit: int = NOTES_MAX) -> str:

@@ -1,0 +1,94 @@
+"""Command line entry: `python -m bot [serve | links … | check]` (also `maxcare-bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot import cli
+from bot.logs import setup_logging
+from bot.settings import ConfigError, describe_errors, load_settings
+from bot.store import Store
+
+
+class _StoreOnly(BaseSettings):
+    """The one setting the links commands need (no Slack or MaxCare secrets required)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    database_path: Path = Path("bot.db")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line, as design.md §2 names it."""
+    p = argparse.ArgumentParser(prog="python -m bot", description="MaxCare Tasks for Slack")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
+    sub.add_parser("check", help="check configuration, database, Slack and MaxCare")
+    links = sub.add_parser("links", help="manage the Slack user → MaxCare provider table")
+    lsub = links.add_subparsers(dest="links_command", required=True)
+    add = lsub.add_parser("add", help="link (or re-link) one person")
+    add.add_argument("slack_user_id")
+    add.add_argument("provider_id")
+    remove = lsub.add_parser("remove", help="unlink one person")
+    remove.add_argument("slack_user_id")
+    lst = lsub.add_parser("list", help="print the table")
+    lst.add_argument("--csv", action="store_true", help="as CSV")
+    imp = lsub.add_parser("import", help="import a CSV (slack_user_id,provider_id): all or nothing")
+    imp.add_argument("file", type=Path)
+    exp = lsub.add_parser("export", help="write the table as CSV (to FILE or standard output)")
+    exp.add_argument("file", type=Path, nargs="?")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    args = parser().parse_args(argv)
+    if args.command == "links":
+        return _links(args)
+    if args.command == "check":
+        return cli.check(sys.stdout)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.log_format)
+    from bot.server import serve
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings))
+    return 0
+
+
+def _links(args: argparse.Namespace) -> int:
+    try:
+        path = _StoreOnly().database_path
+    except ValidationError as exc:
+        print(f"configuration error: {describe_errors(exc)}", file=sys.stderr)
+        return 2
+    store = Store(path)
+    try:
+        out = sys.stdout
+        match args.links_command:
+            case "add":
+                return cli.links_add(store, args.slack_user_id, args.provider_id, out)
+            case "remove":
+                return cli.links_remove(store, args.slack_user_id, out)
+            case "list":
+                return cli.links_list(store, args.csv, out)
+            case "import":
+                return cli.links_import(store, args.file, out)
+            case _:
+                return cli.links_export(store, args.file, out)
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
