@@ -28,7 +28,15 @@ def parser() -> argparse.ArgumentParser:
     """The command line, as design.md §2 names it."""
     p = argparse.ArgumentParser(prog="python -m bot", description="MaxCare Tasks for Slack")
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
+    serve = sub.add_parser(
+        "serve", help="run the app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
+    )
+    serve.add_argument(
+        "--mode",
+        choices=("auto", "http", "socket"),
+        default="auto",
+        help="force a transport (default: auto)",
+    )
     sub.add_parser("check", help="check configuration, database, Slack and MaxCare")
     links = sub.add_parser("links", help="manage the Slack user → MaxCare provider table")
     lsub = links.add_subparsers(dest="links_command", required=True)
@@ -55,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         return cli.check(sys.stdout)
     try:
         settings = load_settings()
+        mode = getattr(args, "mode", "auto")
+        if mode == "http":
+            settings = settings.model_copy(update={"slack_app_token": None})
+            if settings.slack_signing_secret is None:
+                raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode")
+        elif mode == "socket" and not settings.socket_mode:
+            raise ConfigError("SLACK_APP_TOKEN is required in Socket Mode")
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
