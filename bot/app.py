@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
@@ -44,6 +45,7 @@ class Bot:
     team_id: str
     enterprise_id: str | None
     bot_user_id: str
+    verifier: SignatureVerifier | None = None
 
     async def start(self) -> None:
         """Take up unfinished submissions."""
@@ -87,6 +89,7 @@ async def build_bot(
     *,
     maxcare_transport: httpx.AsyncBaseTransport | None = None,
     retry_seconds: float = 600.0,
+    rate_window_seconds: float = 60.0,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Bot:
     """Build the app: learn who we are from auth.test, then wire every part."""
@@ -96,16 +99,18 @@ async def build_bot(
     enterprise_id = auth.get("enterprise_id") or None
     bot_user_id = str(auth["user_id"])
     store = Store(settings.database_path)
+    extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,
         organization_id=settings.maxcare_organization_id,
         timeout=settings.maxcare_timeout_seconds,
         rate_limit_per_minute=settings.maxcare_rate_limit_per_minute,
+        rate_window_seconds=rate_window_seconds,
         transport=maxcare_transport,
+        **extra,
     )
     confirmer = Confirmer(slack=slack, store=store)
-    extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
     outbox = Outbox(
         store=store, maxcare=maxcare, confirmer=confirmer, retry_seconds=retry_seconds, **extra
     )
@@ -143,6 +148,7 @@ async def build_bot(
         team_id=team_id,
         enterprise_id=enterprise_id,
         bot_user_id=bot_user_id,
+        verifier=SignatureVerifier(signing.get_secret_value()) if signing else None,
     )
 
 

@@ -113,12 +113,7 @@ class Confirmer:
     async def notify_failure(self, sub: Submission, reason: str) -> None:
         """Give the draft back: in the modal if still open, else a message with Reopen."""
         prefill = Prefill(sub.note_id, sub.assignee_user_ids, sub.notes)
-        dest = Destination(
-            source=sub.source,  # type: ignore[arg-type]
-            channel_id=sub.channel_id,
-            thread_ts=sub.thread_ts,
-            response_url=sub.response_url,
-        )
+        dest = Destination.of(sub)
         form = blocks.task_modal(
             prefill,
             private_metadata=dest.dump(),

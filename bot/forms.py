@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot import ids
+from bot.store import Submission
 from bot.text import NOTES_MAX, normalize_note_id
 
 ASSIGNEES_MAX = 20  # MaxCare sets no documented limit; a task for more people is a broadcast
@@ -28,6 +29,7 @@ class Destination(BaseModel):
     source: Source = "command"
     channel_id: str | None = None
     thread_ts: str | None = None
+    message_ts: str | None = None
     response_url: str | None = None
 
     @field_validator("channel_id")
@@ -37,7 +39,7 @@ class Destination(BaseModel):
             raise ValueError("not a conversation ID")
         return v
 
-    @field_validator("thread_ts")
+    @field_validator("thread_ts", "message_ts")
     @classmethod
     def _ts(cls, v: str | None) -> str | None:
         if v is not None and not TS_RE.fullmatch(v):
@@ -47,9 +49,21 @@ class Destination(BaseModel):
     @property
     def message_key(self) -> str | None:
         """channel:ts of the message a task was made from (message shortcut only)."""
-        if self.source == "message" and self.channel_id and self.thread_ts:
-            return f"{self.channel_id}:{self.thread_ts}"
+        if self.source == "message" and self.channel_id and self.message_ts:
+            return f"{self.channel_id}:{self.message_ts}"
         return None
+
+    @classmethod
+    def of(cls, sub: Submission) -> Destination:
+        """Where a stored submission's confirmation goes (trusted: it came from our database)."""
+        message_ts = sub.message_key.split(":", 1)[1] if sub.message_key else None
+        return cls(
+            source=sub.source,  # type: ignore[arg-type]
+            channel_id=sub.channel_id,
+            thread_ts=sub.thread_ts,
+            message_ts=message_ts,
+            response_url=sub.response_url,
+        )
 
     def dump(self) -> str:
         """Compact JSON for private_metadata (well under Slack's 3,000 characters)."""
@@ -61,7 +75,7 @@ class Destination(BaseModel):
         try:
             data = json.loads(raw) if isinstance(raw, str) and raw else {}
             dest = cls.model_validate(data if isinstance(data, dict) else {})
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError, RecursionError):
             return cls()
         if dest.response_url and not response_url_ok(dest.response_url):
             dest = dest.model_copy(update={"response_url": None})

@@ -116,7 +116,10 @@ class MaxCareClient:
         self._max_attempts = max_attempts
         self._max_wait = max_wait_seconds
         self._clock, self._sleep, self._wall_clock = clock, sleep, wall_clock
-        self._sent: deque[float] = deque()  # send times (reserved slots), non-decreasing
+        # MaxCare counts a request when it arrives, which is before we see its answer: counting
+        # ours from the answer (and in-flight ones meanwhile) can never run ahead of its window.
+        self._done: deque[float] = deque()  # answer times, non-decreasing
+        self._in_flight = 0
         self._paused_until = float("-inf")
         self._lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
@@ -234,23 +237,37 @@ class MaxCareClient:
         return max(0.0, self._next_slot(now) - now)
 
     def _next_slot(self, now: float) -> float:
-        """Earliest time a request fits the sliding window, after any pause."""
-        while self._sent and self._sent[0] <= now - self._window:
-            self._sent.popleft()
+        """Earliest time a request could fit the sliding window (an estimate while in flight)."""
+        while self._done and self._done[0] <= now - self._window:
+            self._done.popleft()
         slot = max(now, self._paused_until)
-        if len(self._sent) >= self._limit:
-            slot = max(slot, self._sent[-self._limit] + self._window)
+        used = self._in_flight + len(self._done)
+        if used >= self._limit:
+            index = used - self._limit  # the answer that must leave the window first
+            if index < len(self._done):
+                slot = max(slot, self._done[index] + self._window)
+            else:
+                slot = max(slot, now + min(self._window, 0.05))  # wait for answers in flight
         return slot
 
     async def _acquire_slot(self) -> None:
-        # Reserve the slot under the lock, sleep outside it: concurrent callers queue in order.
-        async with self._lock:
-            now = self._clock()
-            slot = self._next_slot(now)
-            self._sent.append(slot)
-        if slot > now:
-            logger.info("MaxCare request queued %.1f s for the rate budget", slot - now)
+        # Take a slot under the lock when one is free; otherwise sleep until one may be.
+        told = False
+        while True:
+            async with self._lock:
+                now = self._clock()
+                slot = self._next_slot(now)
+                if slot <= now:
+                    self._in_flight += 1
+                    return
+            if not told:
+                told = True
+                logger.info("MaxCare request queued %.1f s for the rate budget", slot - now)
             await self._sleep(slot - now)
+
+    def _release_slot(self) -> None:
+        self._in_flight -= 1
+        self._done.append(self._clock())
 
     def _reset_delay(self, headers: httpx.Headers) -> float | None:
         reset = _number(headers.get("X-RateLimit-Reset"))
@@ -340,11 +357,17 @@ class MaxCareClient:
         try:
             response = await self._http.request(method, path, params=params, json=json)
         except _NOT_SENT as exc:
+            self._release_slot()
             logger.warning("MaxCare %s %s not sent: %s", method, full_path, type(exc).__name__)
             raise MaxCareUnavailable(f"could not connect ({type(exc).__name__})", **where) from exc
         except httpx.RequestError as exc:  # timeouts, resets, protocol and decoding errors
+            self._release_slot()
             logger.warning("MaxCare %s %s no answer: %s", method, full_path, type(exc).__name__)
             raise MaxCareAmbiguous(f"no answer ({type(exc).__name__})", **where) from exc
+        except BaseException:
+            self._release_slot()  # cancelled mid-request: the slot still counts
+            raise
+        self._release_slot()
         elapsed_ms = (self._clock() - started) * 1000
         self._observe_rate_headers(response.headers)
         error = None if response.is_success else self._api_error(response, method, full_path)

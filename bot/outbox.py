@@ -11,6 +11,7 @@ from typing import TypeVar
 from slack_sdk.errors import SlackClientError
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     RetryError,
     retry_if_exception_type,
     stop_after_delay,
@@ -32,6 +33,8 @@ T = TypeVar("T")
 
 # Allow for clocks that disagree a little when matching a found task to a submission.
 CLOCK_SKEW = timedelta(minutes=5)
+# A wait longer than this for MaxCare's budget is worth telling the person about.
+SLOW_SECONDS = 2.0
 
 
 class Transient(Exception):
@@ -41,6 +44,26 @@ class Transient(Exception):
         super().__init__(str(cause))
         self.cause = cause
         self.ambiguous = ambiguous
+
+
+_backoff = wait_random_exponential(multiplier=1, max=60)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Jittered exponential backoff, but never sooner than MaxCare's Retry-After."""
+    delay = _backoff(state)
+    exc = state.outcome.exception() if state.outcome else None
+    cause = exc.cause if isinstance(exc, Transient) else None
+    if isinstance(cause, RateLimited) and cause.retry_after:
+        delay = max(delay, cause.retry_after)
+    return delay
+
+
+WAITING_TEXT = (
+    ":hourglass_flowing_sand: Queued: MaxCare is slow to answer right now. Your task will be "
+    "created as soon as it does and the confirmation posted in the conversation. "
+    "You can close this window."
+)
 
 
 class Outbox:
@@ -162,9 +185,18 @@ class Outbox:
     async def _create(self, sub: Submission) -> Task | None:
         """POST the task; after an ambiguous failure, look for it before trying again."""
         look_first = sub.state == "creating"  # a previous attempt may have reached MaxCare
+        told_waiting = False
+
+        async def tell_waiting() -> None:
+            nonlocal told_waiting
+            if not told_waiting:
+                told_waiting = True
+                await self.confirmer.show_waiting(sub, WAITING_TEXT)
 
         async def attempt() -> Task:
             nonlocal look_first
+            if self.maxcare.budget_wait_seconds() > SLOW_SECONDS:
+                await tell_waiting()  # the budget is spent: say so rather than stay silent
             try:
                 if look_first:
                     found = await self._find(sub)
@@ -185,6 +217,7 @@ class Outbox:
                     raise  # retrying would get the same answer
                 look_first = look_first or exc.may_have_been_applied
                 log.warning("submission %s: %s, will retry", sub.view_id, type(exc).__name__)
+                await tell_waiting()
                 raise Transient(exc, ambiguous=exc.may_have_been_applied) from exc
 
         try:
@@ -199,7 +232,7 @@ class Outbox:
         """Run fn, retrying Transient with jittered backoff for at most retry_seconds."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(Transient),
-            wait=wait_random_exponential(multiplier=1, max=60),
+            wait=_wait,
             stop=stop_after_delay(self.retry_seconds),
             sleep=self.sleep,
             reraise=False,

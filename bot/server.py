@@ -34,7 +34,16 @@ def web_app(bot: Bot, *, socket_ok: Callable[[], bool] | None = None) -> web.App
 
 async def _events(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
-    bolt_response = await bot.app.async_dispatch(await to_bolt_request(request))
+    try:
+        bolt_request = await to_bolt_request(request)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # Bolt parses before it verifies: answer junk without a traceback, 401 if unsigned.
+        body = await request.read()
+        signed = bot.verifier is not None and bot.verifier.is_valid_request(
+            body, dict(request.headers)
+        )
+        return web.Response(status=400 if signed else 401, text="invalid request body")
+    bolt_response = await bot.app.async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
 
 

@@ -93,11 +93,13 @@ class TaskService:
         message = body.get("message") if isinstance(body.get("message"), dict) else {}
         assert isinstance(message, dict)
         channel = _valid_channel(_dig_str(body, "channel", "id"))
-        ts = _str_or_none(message.get("thread_ts")) or _str_or_none(message.get("ts"))
+        own_ts = _str_or_none(message.get("ts"))
+        root_ts = _str_or_none(message.get("thread_ts")) or own_ts
         dest = Destination(
             source="message",
             channel_id=channel,
-            thread_ts=ts if ts and channel else None,
+            thread_ts=root_ts if root_ts and channel else None,
+            message_ts=own_ts if own_ts and channel else None,
             response_url=_str_or_none(body.get("response_url")),
         )
         prefill = prefill_from_message(str(message.get("text") or ""))
@@ -209,7 +211,12 @@ class TaskService:
             if isinstance(url, str) and self.response_url_ok(url):
                 response_url = url
                 break
-        return Destination(source="global", channel_id=form.destination, response_url=response_url)
+        # A reopened draft's form has no picker: keep the conversation chosen the first time.
+        return Destination(
+            source="global",
+            channel_id=form.destination or dest.channel_id,
+            response_url=response_url or (None if form.destination else dest.response_url),
+        )
 
     async def _assignee_problem(self, assignees: list[str], links: dict[str, Any]) -> str | None:
         bots = [u for u in assignees if u in (self.bot_user_id, SLACKBOT)]
@@ -257,12 +264,7 @@ class TaskService:
             return "That draft is not yours or no longer exists."
         if sub.state != "failed":
             return "That draft was already reopened or discarded."
-        dest = Destination(
-            source=sub.source,  # type: ignore[arg-type]
-            channel_id=sub.channel_id,
-            thread_ts=sub.thread_ts,
-            response_url=sub.response_url,
-        )
+        dest = Destination.of(sub)
         prefill = Prefill(sub.note_id, sub.assignee_user_ids, sub.notes)
         view = blocks.task_modal(prefill, private_metadata=dest.dump(), error=sub.last_error)
         await self._open(trigger_id, view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 from aiohttp import web
 
 from bot.app import Bot, build_bot
-from bot.settings import Settings, load_settings
 from bot.server import web_app
+from bot.settings import Settings, load_settings
 from tests import payloads
 from tests.fakes import FakeMaxCare, FakeSlack
 
@@ -92,8 +93,9 @@ class Harness:
         await self.bot.outbox.idle()
 
 
-async def fast_sleep(_: float) -> None:
-    """Retry waits that take no time in tests."""
+async def fast_sleep(seconds: float) -> None:
+    """Retry waits shortened to a few milliseconds (still yielding, so loops cannot spin)."""
+    await asyncio.sleep(min(seconds, 0.01))
 
 
 @pytest.fixture

@@ -1,0 +1,189 @@
+"""Faults injected into MaxCare and Slack: exactly one task and one card per accepted submission."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from bot.maxcare import MaxCareClient
+from bot.outbox import WAITING_TEXT
+from tests.conftest import DOCTOR, NURSE, Harness
+from tests.fakes import FakeMaxCare
+from tests.reliability_helpers import CHANNEL, new_view_id, note_id, submission
+
+
+def _link(h: Harness) -> None:
+    h.link(NURSE, h.nurse_provider)
+    h.link(DOCTOR, h.doctor_provider)
+
+
+async def _submit(h: Harness, text: str = "Review the plan") -> tuple[str, str]:
+    view_id, note = new_view_id(), note_id()
+    resp = await h.post(submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR]))
+    assert resp.status_code == 200
+    assert resp.json()["response_action"] == "update"
+    return view_id, note
+
+
+def _assert_exactly_once(h: Harness, view_id: str, refused_posts: int = 0) -> None:
+    """One task, one card (the fake also records the posts it refused, say with a 429)."""
+    tasks = h.maxcare.all_tasks()
+    assert len(tasks) == 1, tasks
+    cards = [c for c in h.slack.calls("chat.postMessage") if c.params.get("channel") == CHANNEL]
+    assert len(cards) == 1 + refused_posts, cards
+    assert tasks[0]["id"] in cards[0].params["text"]
+    sub = h.bot.store.get_submission(view_id)
+    assert sub is not None and sub.task_id == tasks[0]["id"] and sub.confirmed_at
+    assert sub.notes == ""  # the EHR holds the text now
+
+
+async def test_429_storm_waits_and_creates_once(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 429, times=6, headers={"Retry-After": "1"})
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 7
+
+
+async def test_5xx_before_creation_looks_then_posts_again(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 500)
+    view_id, note = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    seen = [(r.method, r.path, r.query.get("noteId")) for r in harness.maxcare.requests()]
+    first_post = seen.index(("POST", "/tasks", None))
+    lookup = seen.index(("GET", "/tasks", note))
+    assert first_post < lookup < len(seen) - 1 - seen[::-1].index(("POST", "/tasks", None))
+
+
+async def test_5xx_after_creation_adopts_the_task(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 502, after_apply=True)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 1
+
+
+async def test_dropped_connection_after_creation_adopts_the_task(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.drop_next("POST", "/tasks", after_apply=True)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 1
+
+
+async def test_similar_task_of_someone_else_is_not_adopted(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 500)  # fails before creating
+    view_id, note = await _submit(harness, "Same words")
+    await harness.settle()
+    # A task with other text on the same note must never be taken for ours.
+    texts = sorted(t["notes"] for t in harness.maxcare.all_tasks())
+    assert texts == ["Same words"]
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_maxcare_down_then_back_shows_queued_and_creates_once(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.set_down(True)
+    view_id, _ = await _submit(harness)
+    await harness.slack.async_wait_for("views.update")
+    waiting = harness.slack.calls("views.update")[0].params["view"]
+    assert "Queued" in str(waiting) and WAITING_TEXT.split(":")[2].strip()[:20] in str(waiting)
+    await asyncio.sleep(0.5)
+    assert harness.maxcare.all_tasks() == []
+    harness.maxcare.set_down(False)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
+    harness: Harness,
+) -> None:
+    _link(harness)
+    harness.bot.outbox.retry_seconds = 1.0
+    harness.maxcare.set_down(True)
+    view_id, _ = await _submit(harness, "Keep this text")
+    await harness.settle()
+    sub = harness.bot.store.get_submission(view_id)
+    assert sub is not None and sub.state == "failed" and sub.notes == "Keep this text"
+    restored = harness.slack.calls("views.update")[-1].params
+    assert restored["view_id"] == view_id
+    assert "Keep this text" in str(restored["view"]) and "did not accept" in str(restored["view"])
+    assert harness.maxcare.all_tasks() == []
+
+
+async def test_concurrent_double_submission_creates_one_task(harness: Harness) -> None:
+    _link(harness)
+    view_id, note = new_view_id(), note_id()
+    signed = submission(view_id=view_id, note=note, notes="Double click", assignees=[DOCTOR])
+    answers = await asyncio.gather(*(harness.post(signed) for _ in range(4)))
+    assert all(a.status_code == 200 for a in answers)
+    await harness.settle()
+    await harness.post(signed)  # a late Slack retry after the task exists
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_slack_rate_limit_on_card_posts_once(harness: Harness) -> None:
+    _link(harness)
+    harness.slack.rate_limit("chat.postMessage", times=1, retry_after=1)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id, refused_posts=1)
+
+
+async def test_closed_modal_is_ignored_quietly(harness: Harness) -> None:
+    _link(harness)
+    harness.slack.fail("views.update", "not_found", times=5)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_burst_of_three_times_the_budget_provokes_no_429() -> None:
+    budget, window = 10, 1.0
+    with FakeMaxCare(rate_limit=budget, rate_window=window) as fake:
+        doctor = fake.add_provider()
+        async with MaxCareClient(
+            base_url=fake.url,
+            api_key=fake.api_key,
+            organization_id=fake.organization_id,
+            rate_limit_per_minute=budget,
+            rate_window_seconds=window,
+        ) as client:
+            start = time.monotonic()
+            made = await asyncio.gather(
+                *(
+                    client.create_task(
+                        note_id=note_id(),
+                        provider_id=doctor["id"],
+                        notes=f"task {i}",
+                        assignee_ids=[doctor["id"]],
+                    )
+                    for i in range(3 * budget)
+                )
+            )
+            elapsed = time.monotonic() - start
+        assert fake.rate_limited_count == 0
+        assert len({t.id for t in made}) == len(fake.all_tasks()) == 3 * budget
+        assert elapsed >= 2 * window * 0.9  # three windows' worth drained at the budget
+
+
+@pytest.mark.parametrize("base", ["{url}", "{url}/"])
+async def test_client_paths_keep_the_version(base: str) -> None:
+    with FakeMaxCare() as fake:
+        async with MaxCareClient(
+            base_url=base.format(url=fake.url), api_key=fake.api_key,
+            organization_id=fake.organization_id,
+        ) as client:
+            await client.ping()
+        assert fake.requests()[0].path == "/providers"
+        assert httpx.URL(fake.url).path == "/v4"
