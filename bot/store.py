@@ -146,7 +146,15 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Admin features (issue 5): reserved."""
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    """Live task status (issue 6): reserved."""
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 _SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f != "extra"}
 
