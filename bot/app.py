@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,11 +49,20 @@ class Bot:
     verifier: SignatureVerifier | None = None
 
     async def start(self) -> None:
-        """Take up unfinished submissions."""
+        """Take up unfinished submissions; clear expired drafts every hour."""
         self.outbox.resume()
+        self._housekeeping = asyncio.create_task(self._hourly(), name="housekeeping")
+
+    async def _hourly(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            self.outbox.purge_drafts()
 
     async def close(self, grace: float = 20.0) -> None:
         """Finish or park work in hand, then release connections."""
+        housekeeping = getattr(self, "_housekeeping", None)
+        if housekeeping is not None:
+            housekeeping.cancel()
         await self.outbox.stop(grace)
         await self.maxcare.aclose()
         self.store.close()
@@ -88,7 +98,7 @@ async def build_bot(
     settings: Settings,
     *,
     maxcare_transport: httpx.AsyncBaseTransport | None = None,
-    retry_seconds: float = 600.0,
+    retry_seconds: float | None = None,
     rate_window_seconds: float = 60.0,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Bot:
@@ -112,7 +122,11 @@ async def build_bot(
     )
     confirmer = Confirmer(slack=slack, store=store)
     outbox = Outbox(
-        store=store, maxcare=maxcare, confirmer=confirmer, retry_seconds=retry_seconds, **extra
+        store=store,
+        maxcare=maxcare,
+        confirmer=confirmer,
+        retry_seconds=retry_seconds or settings.maxcare_retry_window_seconds,
+        **extra,
     )
     service = TaskService(
         store=store,

@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 # Allow for clocks that disagree a little when matching a found task to a submission.
 CLOCK_SKEW = timedelta(minutes=5)
+# Failed drafts are kept this long for their author to reopen, then their text is cleared.
+DRAFT_DAYS = 7
 # A wait longer than this for MaxCare's budget is worth telling the person about.
 SLOW_SECONDS = 2.0
 
@@ -96,8 +98,17 @@ class Outbox:
         self._running[view_id] = task
         task.add_done_callback(lambda _: self._running.pop(view_id, None))
 
+    def purge_drafts(self) -> int:
+        """Forget failed drafts nobody reopened or discarded within DRAFT_DAYS."""
+        cutoff = self.store.clock() - timedelta(days=DRAFT_DAYS)
+        purged = self.store.purge_drafts(cutoff)
+        if purged:
+            log.info("cleared %d expired draft(s)", purged)
+        return purged
+
     def resume(self) -> int:
         """Take up every unfinished submission (after a restart); returns how many."""
+        self.purge_drafts()
         rows = self.store.open_submissions()
         for sub in rows:
             self.enqueue(sub.view_id)
@@ -156,12 +167,32 @@ class Outbox:
             )
             sub = self.store.get_submission(view_id) or sub
         else:
-            assert sub.task_id
-            task = await self._retrying(lambda: self.maxcare.get_task(sub.task_id or ""))
-            if task is None:
+            fetched = await self._fetch(sub)
+            if fetched is None:
                 return
+            task = fetched
         if sub.confirmed_at is None:
             await self._confirm(sub, task)
+
+    async def _fetch(self, sub: Submission) -> Task | None:
+        """The created task as MaxCare has it now (to post its card after a restart)."""
+        task_id = sub.task_id or ""
+
+        async def get() -> Task:
+            try:
+                return await self.maxcare.get_task(task_id)
+            except MaxCareAPIError as exc:
+                if exc.may_have_been_applied or isinstance(exc, RateLimited):
+                    raise Transient(exc) from exc
+                raise
+            except MaxCareError as exc:
+                raise Transient(exc) from exc
+
+        try:
+            return await self._retrying(get)
+        except MaxCareError as exc:
+            log.error("task %s of %s cannot be read: %s", task_id, sub.view_id, type(exc).__name__)
+            return None
 
     async def _confirm(self, sub: Submission, task: Task) -> None:
         async def post() -> tuple[str, str | None]:

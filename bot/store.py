@@ -358,6 +358,17 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    def purge_drafts(self, older_than: datetime) -> int:
+        """Clear the text of failed or discarded drafts older than a date; returns how many."""
+        cur = self.db.execute(
+            "UPDATE submissions SET notes = '', state = CASE WHEN state = 'failed' "
+            "THEN 'expired' ELSE state END, updated_at = ? "
+            "WHERE notes != '' AND state IN ('failed', 'reopened', 'dismissed') "
+            "AND updated_at < ?",
+            [self._now(), older_than.isoformat()],
+        )
+        return cur.rowcount
+
     # -- tasks ---------------------------------------------------------------------
 
     def record_task(self, **row: Any) -> None:

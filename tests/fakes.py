@@ -274,6 +274,13 @@ class FakeSlack(_ThreadedServer):
         with self._lock:
             self._faults.append(_SlackFault(method, error, times, when))
 
+    def clear_faults(self) -> None:
+        """Forget every injected fault (channel access and response_url faults too)."""
+        with self._lock:
+            self._faults.clear()
+            self._channel_errors.clear()
+            self._response_url_faults.clear()
+
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
         with self._lock:
