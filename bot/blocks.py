@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import ids
@@ -166,44 +167,100 @@ class CardData:
     notes: str
     status: str | None
     sync_status: str | None
-    creator_user_id: str
+    creator_user_id: str  # "" when the task was not created through the app
     assignees: Sequence[tuple[str, str | None]] = field(default_factory=list)  # (name, Slack ID)
     invite_hint: str | None = None
+    updated_at: datetime | None = None  # the task's last change in MaxCare
+    checked_at: datetime | None = None  # when the app last fetched it
+    sync_note: str | None = None  # trusted mrkdwn: whether the card still updates by itself
+
+
+SYNC_FAILED_HELP = (
+    ":rotating_light: *EHR sync failed.* The task exists in MaxCare but did not reach the EHR. "
+    "Open it in MaxCare to retry the sync, or give MaxCare support the task ID below. "
+    "*Refresh* checks again."
+)
+NOTES_SHOWN_MAX = 2900  # escaped; a section's text may hold 3,000 characters
+
+
+def slack_date(when: datetime) -> str:
+    """A time each reader sees in their own time zone (UTC in clients that cannot)."""
+    fallback = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _escaped_within(text: str, limit: int) -> str:
+    """Escaped text within limit characters; shortened (with …) before escaping, never after."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    size = 0
+    for cut, char in enumerate(text):
+        size += len(escape(char))
+        if size > limit - 1:
+            return escape(text[:cut].rstrip()) + "…"
+    return escaped
 
 
 def task_card(card: CardData) -> dict[str, Any]:
-    """The confirmation message: `text` and `blocks` for chat.postMessage."""
+    """The confirmation message: `text` and `blocks` for chat.postMessage and chat.update."""
     people = ", ".join(
         escape(name) + (f" (<@{uid}>)" if uid else "") for name, uid in card.assignees
     )
     plain_people = ", ".join(name for name, _ in card.assignees)
-    notes = escape(shorten(card.notes, 2500)) if card.notes else "_(no text)_"
+    notes = _escaped_within(card.notes, NOTES_SHOWN_MAX) if card.notes else "_(no text)_"
+    by = f" created by <@{card.creator_user_id}>" if card.creator_user_id else ""
+    status = escape(status_label(card.status))
     blocks: Blocks = [
-        _section(f":clipboard: *New MaxCare task* created by <@{card.creator_user_id}>"),
+        _section(f":clipboard: *New MaxCare task*{by}" if by else ":clipboard: *MaxCare task*"),
         _section(notes),
         {
             "type": "section",
             "fields": [
-                _mrkdwn(f"*Status*\n{escape(status_label(card.status))}"),
+                _mrkdwn(f"*Status*\n{status}"),
                 _mrkdwn(f"*EHR sync*\n{escape(sync_label(card.sync_status))}"),
                 _mrkdwn(f"*Assigned to*\n{people or '—'}"),
                 _mrkdwn(f"*Note*\n`{escape(card.note_id)}`"),
             ],
         },
-        {"type": "context", "elements": [_mrkdwn(f"Task `{escape(card.task_id)}`")]},
     ]
+    if card.sync_status == "failed":
+        blocks.append(_section(SYNC_FAILED_HELP))
+    about = [f"Task `{escape(card.task_id)}`"]
+    if card.updated_at:
+        about.append(f"last updated {slack_date(card.updated_at)}")
+    if card.checked_at:
+        about.append(f"checked {slack_date(card.checked_at)}")
+    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(about))]})
+    if card.sync_note:
+        blocks.append({"type": "context", "elements": [_mrkdwn(card.sync_note)]})
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": ids.CARD_ACTIONS_BLOCK,
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ids.REFRESH_TASK_ACTION,
+                    "text": _plain("Refresh"),
+                    "value": card.task_id,
+                }
+            ],
+        }
+    )
     if card.invite_hint:
         blocks.append({"type": "context", "elements": [_mrkdwn(card.invite_hint)]})
+    sync = " EHR sync failed." if card.sync_status == "failed" else ""
     text = (
         f"MaxCare task {card.task_id} created for {escape(plain_people) or 'nobody'}: "
-        f"{escape(shorten(card.notes, 150))} ({status_label(card.status)})"
+        f"{escape(shorten(card.notes, 150))} ({status}){sync}"
     )
     return {"text": text, "blocks": blocks}
 
 
 def failure_message(view_id: str, reason: str) -> dict[str, Any]:
     """Tells the author the task was not created, with buttons to get the draft back."""
-    text = f"Your MaxCare task was not created. {reason} Your draft is saved."
+    text = f"Your MaxCare task was not created. {escape(reason)} Your draft is saved."
     return {
         "text": text,
         "blocks": [
@@ -256,11 +313,16 @@ def help_text(command: str = ids.SLASH_COMMAND) -> str:
             f"• `{command} nte_… @someone what to do` opens it prefilled: the note ID, "
             "the people to assign and the task text.",
             f"• `{command} help` shows this help.",
+            f"• `{command} status tsk_…` shows a task's live card (only to you).",
+            f"• `{command} mine` lists the open tasks assigned to you.",
+            "• The app's *Home* tab shows your link, your recent tasks and a *Create task* button.",
             "• *Create MaxCare task* in a message's ⋯ menu opens the form prefilled from that "
             "message; the confirmation goes in its thread.",
             "• *Create MaxCare task* in the ⚡ shortcuts menu opens the form with a choice of "
             "where to post the confirmation.",
-            "Everyone involved must be linked to a MaxCare provider; "
-            "admins link people with `python -m bot links add SLACK_USER_ID prv_…`.",
+            f"• `{command} whoami` shows which MaxCare provider you are linked to.",
+            "Everyone involved must be linked to a MaxCare provider. Admins: "
+            f"`{command} link @someone prv_…` (or `{command} link` for a form with pickers), "
+            f"`{command} unlink @someone`, `{command} links` (the table).",
         ]
     )

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.admin_cli import check_links
 from bot.app import slack_client
 from bot.links_csv import (
     LinksFileError,
@@ -34,6 +35,7 @@ def actor() -> str:
 def links_add(store: Store, slack_user_id: str, provider_id: str, out: TextIO) -> int:
     """Link (or re-link) one person."""
     provider = normalize_provider_id(provider_id)
+    slack_user_id = slack_user_id.strip()
     if not valid_slack_user(slack_user_id):
         print(f"error: {slack_user_id!r} is not a Slack user ID (U… or W…)", file=sys.stderr)
         return 2
@@ -126,10 +128,12 @@ def check(out: TextIO) -> int:
 
 async def _check_services(settings: Settings, out: TextIO) -> int:
     failures = 0
+    db_ok = slack_ok = False
     try:
         store = Store(settings.database_path)
         print(f"ok   database {settings.database_path} ({store.count_links()} links)", file=out)
         store.close()
+        db_ok = True
     except Exception as exc:  # any failure to open is the message
         failures += 1
         print(f"FAIL database {settings.database_path}: {exc}", file=out)
@@ -137,6 +141,7 @@ async def _check_services(settings: Settings, out: TextIO) -> int:
     try:
         auth = await slack.auth_test()
         print(f"ok   Slack: bot {auth.get('user')} in workspace {auth.get('team')}", file=out)
+        slack_ok = True
     except SlackApiError as exc:
         failures += 1
         print(f"FAIL Slack: {exc.response.get('error')} (check SLACK_BOT_TOKEN)", file=out)
@@ -156,6 +161,8 @@ async def _check_services(settings: Settings, out: TextIO) -> int:
     try:
         await maxcare.ping()
         print(f"ok   MaxCare at {settings.maxcare_api_url}", file=out)
+        if db_ok and slack_ok:  # stale links: people gone from Slack, providers gone from MaxCare
+            failures += await check_links(settings, slack, maxcare, out)
     except MaxCareError as exc:
         failures += 1
         print(f"FAIL MaxCare: {exc.user_message('the check')}", file=out)

@@ -8,10 +8,12 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import Bot, build_bot
+from bot.envelope import well_formed
 from bot.settings import Settings
 
 log = logging.getLogger("bot.server")
@@ -34,16 +36,22 @@ def web_app(bot: Bot, *, socket_ok: Callable[[], bool] | None = None) -> web.App
 
 async def _events(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
+    raw = await request.read()
     try:
-        bolt_request = await to_bolt_request(request)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        # Bolt parses before it verifies: answer junk without a traceback, 401 if unsigned.
-        body = await request.read()
+        body = raw.decode("utf-8")
+        shaped = well_formed(body)
+    except UnicodeDecodeError:
+        shaped = False
+    if not shaped:
+        # Bolt parses (and trusts the shape of) a body before verifying it: stop junk here.
         signed = bot.verifier is not None and bot.verifier.is_valid_request(
-            body, dict(request.headers)
+            raw, dict(request.headers)
         )
+        log.warning("malformed request refused (%s)", "signed" if signed else "unsigned")
         return web.Response(status=400 if signed else 401, text="invalid request body")
-    bolt_response = await bot.app.async_dispatch(bolt_request)
+    bolt_response = await bot.app.async_dispatch(
+        AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+    )
     return await to_aiohttp_response(bolt_response)
 
 
@@ -55,9 +63,9 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if db_ok and socket_ok else 503)
 
 
-async def serve(settings: Settings, *, host: str = "0.0.0.0") -> None:
+async def serve(settings: Settings, *, host: str | None = None) -> None:
     """Run until SIGTERM/SIGINT: HTTP mode on PORT, or Socket Mode (+ /healthz on PORT)."""
-    bot = await build_bot(settings)
+    bot = await build_bot(settings, rate_window_seconds=settings.maxcare_rate_window_seconds)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -71,7 +79,7 @@ async def serve(settings: Settings, *, host: str = "0.0.0.0") -> None:
         socket_ok = _socket_checker(handler)
     runner = web.AppRunner(web_app(bot, socket_ok=socket_ok), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, settings.port)
+    site = web.TCPSite(runner, host or settings.bind_host, settings.port)
     await site.start()
     await bot.start()
     mode = "Socket Mode" if handler else "HTTP"

@@ -30,6 +30,13 @@ class Link:
     team_id: str | None = None
     linked_by: str | None = None
     linked_at: str | None = None
+    stale_reason: str | None = None  # STALE_SLACK or STALE_PROVIDER; set by `check` and events
+    stale_since: str | None = None
+
+
+# Why a link can no longer be used (links.stale_reason).
+STALE_SLACK = "slack_deleted"
+STALE_PROVIDER = "provider_not_found"
 
 
 @dataclass(frozen=True)
@@ -147,11 +154,22 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 def _v2(db: sqlite_utils.Database) -> None:
-    """Admin features (issue 5): reserved."""
+    """Admin features (issue 5): stale links, and the audit looked up by person."""
+    db.table("links").add_column("stale_reason", str)
+    db.table("links").add_column("stale_since", str)
+    db.table("link_events").create_index(["slack_user_id"])
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """Live task status (issue 6): reserved."""
+    """Live task status (issue 6): when each task was last checked, and its EHR-sync follow-up."""
+    tasks = db.table("tasks")
+    tasks.add_column("maxcare_updated_at", str)  # the task's updatedAt in MaxCare
+    tasks.add_column("checked_at", str)  # when the app last fetched it
+    tasks.add_column("follow_until", str)  # following its EHR sync until then; null: not following
+    tasks.add_column("next_check_at", str)
+    tasks.add_column("follow_checks", int)  # null: never followed; else checks made
+    tasks.create_index(["follow_until", "next_check_at"])
+    tasks.create_index(["created_by", "created_at"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
@@ -259,17 +277,17 @@ class Store:
         old: Link | None,
     ) -> None:
         now = self._now()
-        self.db.table("links").upsert(
-            {
-                "slack_user_id": slack_user_id,
-                "provider_id": provider_id,
-                "provider_name": provider_name,
-                "team_id": team_id,
-                "linked_by": actor,
-                "linked_at": now,
-            },
-            pk="slack_user_id",
-        )
+        row: dict[str, Any] = {
+            "slack_user_id": slack_user_id,
+            "provider_id": provider_id,
+            "provider_name": provider_name,
+            "team_id": team_id,
+            "linked_by": actor,
+            "linked_at": now,
+        }
+        if old and old.provider_id != provider_id and old.stale_reason == STALE_PROVIDER:
+            row.update(stale_reason=None, stale_since=None)  # the unknown provider is replaced
+        self.db.table("links").upsert(row, pk="slack_user_id")
         if old is None or old.provider_id != provider_id:
             self._audit(slack_user_id, actor, old.provider_id if old else None, provider_id, now)
 
@@ -310,6 +328,23 @@ class Store:
         where, args = ("slack_user_id = ?", [slack_user_id]) if slack_user_id else (None, [])
         rows = self.db.table("link_events").rows_where(where, args, order_by="id")
         return [LinkEvent(**{k: v for k, v in r.items() if k != "id"}) for r in rows]
+
+    def mark_stale(self, slack_user_id: str, reason: str) -> bool:
+        """Flag a link as unusable (STALE_SLACK / STALE_PROVIDER); True when it changed."""
+        cur = self.db.execute(
+            "UPDATE links SET stale_reason = ?, stale_since = ? "
+            "WHERE slack_user_id = ? AND stale_reason IS NOT ?",
+            [reason, self._now(), slack_user_id, reason],
+        )
+        return cur.rowcount == 1
+
+    def clear_stale(self, slack_user_id: str, reason: str | None = None) -> bool:
+        """Unflag a link (only when flagged for `reason`, if given); True when it changed."""
+        sql = "UPDATE links SET stale_reason = NULL, stale_since = NULL WHERE slack_user_id = ?"
+        args: list[Any] = [slack_user_id]
+        sql += " AND stale_reason = ?" if reason else " AND stale_reason IS NOT NULL"
+        args += [reason] if reason else []
+        return self.db.execute(sql, args).rowcount == 1
 
     # -- submissions (the outbox) --------------------------------------------------
 
@@ -374,14 +409,85 @@ class Store:
     def record_task(self, **row: Any) -> None:
         """Insert or update one created task."""
         now = self._now()
-        row.setdefault("created_at", now)
         row["updated_at"] = now
-        self.db.table("tasks").upsert(row, pk="task_id", alter=False)
+        if self.get_task(row["task_id"]) is None:
+            row.setdefault("created_at", now)
+            self.db.table("tasks").insert(row, alter=False)
+        else:
+            self.db.table("tasks").update(row["task_id"], row)
 
     def get_task(self, task_id: str) -> dict[str, Any] | None:
         """One recorded task."""
         rows = list(self.db.table("tasks").rows_where("task_id = ?", [task_id]))
         return rows[0] if rows else None
+
+    # -- task status and the EHR-sync follow-up (issue 6) -----------------------------------
+
+    def update_task(self, task_id: str, **changes: Any) -> None:
+        """Change some columns of a recorded task (unknown IDs are ignored)."""
+        changes["updated_at"] = self._now()
+        self.db.execute(
+            f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in changes)} WHERE task_id = ?",
+            [*changes.values(), task_id],
+        )
+
+    def due_follows(self, now: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Followed tasks whose next check is due, most overdue first."""
+        rows = self.db.table("tasks").rows_where(
+            "follow_until IS NOT NULL AND next_check_at <= ?",
+            [now],
+            order_by="next_check_at",
+            limit=limit,
+        )
+        return list(rows)
+
+    def next_follow_at(self) -> str | None:
+        """When the earliest followed task is due, if any is followed."""
+        row = self.db.execute(
+            "SELECT min(next_check_at) FROM tasks WHERE follow_until IS NOT NULL"
+        ).fetchone()
+        return row[0] if row else None
+
+    def unfollowed_unsynced(self, since: str) -> list[str]:
+        """Tasks with a card, created since `since`, not synced and never followed."""
+        rows = self.db.execute(
+            "SELECT task_id FROM tasks WHERE follow_checks IS NULL AND message_ts IS NOT NULL "
+            "AND coalesce(sync_status, '') != 'synced' AND created_at >= ?",
+            [since],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def recent_tasks(self, created_by: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Tasks one person created through the app, newest first."""
+        rows = self.db.table("tasks").rows_where(
+            "created_by = ?", [created_by], order_by="created_at DESC", limit=limit
+        )
+        return list(rows)
+
+    def users_for_providers(self, provider_ids: Iterable[str]) -> dict[str, str]:
+        """Slack user IDs linked to these providers, keyed by provider ID."""
+        ids = list(dict.fromkeys(provider_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self.db.execute(
+            f"SELECT provider_id, slack_user_id FROM links WHERE provider_id IN ({marks}) "
+            "ORDER BY slack_user_id",
+            ids,
+        ).fetchall()
+        found: dict[str, str] = {}
+        for provider_id, user_id in rows:
+            found.setdefault(provider_id, user_id)
+        return found
+
+    def count_stale_links(self) -> int | None:
+        """Links marked stale (issue 5 adds `stale_reason`); None while the column is absent."""
+        if "stale_reason" not in self.db.table("links").columns_dict:
+            return None
+        row = self.db.execute(
+            "SELECT count(*) FROM links WHERE stale_reason IS NOT NULL AND stale_reason != ''"
+        ).fetchone()
+        return int(row[0])
 
 
 def _submission_row(sub: Submission) -> dict[str, Any]:

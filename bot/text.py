@@ -60,7 +60,7 @@ def parse_command_text(text: str) -> Prefill:
     note_id, rest = find_note_id(text or "")
     users = mentioned_users(rest)
     notes = " ".join(USER_MENTION_RE.sub("", rest).split())
-    return Prefill(note_id=note_id or "", assignee_user_ids=users, notes=readable(notes))
+    return Prefill(note_id=note_id or "", assignee_user_ids=users, notes=cut(readable(notes)))
 
 
 def readable(text: str, name_for: Callable[[str], str | None] = lambda _: None) -> str:
@@ -71,8 +71,9 @@ def readable(text: str, name_for: Callable[[str], str | None] = lambda _: None) 
 
     def link(m: re.Match[str]) -> str:
         url, label = m.group(1), m.group(2)
-        if not label or label == url:
-            return url.removeprefix("mailto:").removeprefix("tel:")
+        bare = url.removeprefix("mailto:").removeprefix("tel:")
+        if not label or label in (url, bare):
+            return bare
         return f"{label} ({url})"
 
     text = USER_MENTION_RE.sub(user, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +12,18 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import Bot, build_bot
 from bot.server import web_app
 from bot.settings import Settings, load_settings
 from tests import payloads
 from tests.fakes import FakeMaxCare, FakeSlack
+
+# CI replays the same examples every run (reproducible); developers get fresh ones.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 NURSE = "UNURSE"
 DOCTOR = "UDOCTOR"
