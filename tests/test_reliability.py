@@ -187,3 +187,77 @@ async def test_client_paths_keep_the_version(base: str) -> None:
             await client.ping()
         assert fake.requests()[0].path == "/providers"
         assert httpx.URL(fake.url).path == "/v4"
+
+
+def _client_like(h: Harness, **overrides: object) -> MaxCareClient:
+    options: dict[str, object] = {
+        "base_url": h.maxcare.url, "api_key": h.maxcare.api_key,
+        "organization_id": h.maxcare.organization_id,
+    }
+    options.update(overrides)
+    return MaxCareClient(**options)  # type: ignore[arg-type]
+
+
+async def test_timeout_after_which_maxcare_still_creates_the_task(harness: Harness) -> None:
+    _link(harness)
+    harness.bot.outbox.maxcare = _client_like(harness, timeout=0.3)
+    harness.maxcare.delay_next("POST", "/tasks", 1.0, after_apply=True)
+    view_id, note = await _submit(harness)
+    await harness.settle()
+    await harness.bot.outbox.maxcare.aclose()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 1
+    assert harness.maxcare.requests("GET", "/tasks")[0].query["noteId"] == note
+
+
+class RefuseFirst(httpx.AsyncBaseTransport):
+    """Refuses the first connections (nothing sent), then forwards for real."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_connection_refused_is_retried_without_looking(harness: Harness) -> None:
+    _link(harness)
+    harness.bot.outbox.maxcare = _client_like(
+        harness, transport=RefuseFirst(6), sleep=fast_sleep_for_tests
+    )
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    await harness.bot.outbox.maxcare.aclose()
+    _assert_exactly_once(harness, view_id)
+    # Refused connections cannot have created anything: no lookup was needed.
+    assert harness.maxcare.requests("GET", "/tasks") == []
+
+
+async def fast_sleep_for_tests(seconds: float) -> None:
+    await asyncio.sleep(min(seconds, 0.01))
+
+
+async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
+    from datetime import timedelta
+
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 404, body={
+        "code": "not_found", "message": "Note not found", "trace_id": "t-1",
+    })
+    view_id, _ = await _submit(harness, "Old draft text")
+    await harness.settle()
+    store = harness.bot.store
+    assert store.get_submission(view_id).notes == "Old draft text"  # type: ignore[union-attr]
+    assert harness.bot.outbox.purge_drafts() == 0  # still fresh
+    real_clock = store.clock
+    store.clock = lambda: real_clock() + timedelta(days=8)
+    assert harness.bot.outbox.purge_drafts() == 1
+    sub = store.get_submission(view_id)
+    assert sub is not None and sub.notes == "" and sub.state == "expired"
