@@ -261,3 +261,13 @@ async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
     assert harness.bot.outbox.purge_drafts() == 1
     sub = store.get_submission(view_id)
     assert sub is not None and sub.notes == "" and sub.state == "expired"
+
+
+async def test_sql_looking_text_is_stored_and_sent_literally(harness: Harness) -> None:
+    _link(harness)
+    text = "Robert'); DROP TABLE submissions; -- \" OR 1=1"
+    view_id, _ = await _submit(harness, text)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert harness.maxcare.all_tasks()[0]["notes"] == text
+    assert harness.bot.store.count_links() == 2  # every table still there
