@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot import cli
+from bot import admin_cli, cli
 from bot.logs import setup_logging
 from bot.settings import ConfigError, describe_errors, load_settings
 from bot.store import Store
@@ -51,6 +51,13 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     exp = lsub.add_parser("export", help="write the table as CSV (to FILE or standard output)")
     exp.add_argument("file", type=Path, nargs="?")
+    hist = lsub.add_parser("history", help="print the audit of link changes (who, when, old, new)")
+    hist.add_argument("slack_user_id", nargs="?", help="only this person's changes")
+    hist.add_argument("--csv", action="store_true", help="as CSV")
+    sug = lsub.add_parser(
+        "suggest", help="propose links from Slack's people and MaxCare's providers (CSV to review)"
+    )
+    sug.add_argument("file", type=Path, nargs="?", help="write the CSV here (default: stdout)")
     return p
 
 
@@ -82,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _links(args: argparse.Namespace) -> int:
+    if args.links_command == "suggest":  # needs Slack and MaxCare, not only the database
+        return admin_cli.links_suggest(args.file, sys.stdout)
     try:
         path = _StoreOnly().database_path
     except ValidationError as exc:
@@ -99,6 +108,8 @@ def _links(args: argparse.Namespace) -> int:
                 return cli.links_list(store, args.csv, out)
             case "import":
                 return cli.links_import(store, args.file, out)
+            case "history":
+                return admin_cli.links_history(store, args.slack_user_id, args.csv, out)
             case _:
                 return cli.links_export(store, args.file, out)
     finally:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
@@ -20,11 +21,19 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
+from bot.admin import AdminCheck, AdminService
 from bot.confirm import Confirmer
+from bot.follower import SyncFollower
+from bot.home import HomeService
+from bot.listeners import admin as admin_listeners
+from bot.listeners import home as home_listeners
+from bot.listeners import status as status_listeners
 from bot.maxcare import MaxCareClient
 from bot.outbox import Outbox
+from bot.people import People
 from bot.service import TaskService
 from bot.settings import Settings
+from bot.status import StatusService, TaskCards
 from bot.store import Store
 
 log = logging.getLogger("bot.app")
@@ -47,11 +56,19 @@ class Bot:
     enterprise_id: str | None
     bot_user_id: str
     verifier: SignatureVerifier | None = None
+    admin: AdminService | None = None
+    follower: SyncFollower | None = None
+    people: People | None = None
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         """Take up unfinished submissions; clear expired drafts every hour."""
         self.outbox.resume()
-        self._housekeeping = asyncio.create_task(self._hourly(), name="housekeeping")
+        if self.follower is not None:
+            self.follower.start()  # resumes following task syncs from the database
+        self._background.append(asyncio.create_task(self._hourly(), name="housekeeping"))
+        if self.people is not None:
+            self._background.append(asyncio.create_task(self.people.run(), name="people"))
 
     async def _hourly(self) -> None:
         while True:
@@ -60,9 +77,10 @@ class Bot:
 
     async def close(self, grace: float = 20.0) -> None:
         """Finish or park work in hand, then release connections."""
-        housekeeping = getattr(self, "_housekeeping", None)
-        if housekeeping is not None:
-            housekeeping.cancel()
+        for task in self._background:
+            task.cancel()
+        if self.follower is not None:
+            await self.follower.stop()
         await self.outbox.stop(grace)
         await self.maxcare.aclose()
         self.store.close()
@@ -101,6 +119,7 @@ async def build_bot(
     retry_seconds: float | None = None,
     rate_window_seconds: float = 60.0,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    follow_seconds: float = 3600.0,
 ) -> Bot:
     """Build the app: learn who we are from auth.test, then wire every part."""
     slack = slack_client(settings)
@@ -108,6 +127,10 @@ async def build_bot(
     team_id = str(auth["team_id"])
     enterprise_id = auth.get("enterprise_id") or None
     bot_user_id = str(auth["user_id"])
+    # One keep-alive session for every later Slack call: slack_sdk otherwise opens (against
+    # slack.com, TLS-handshakes) a new connection per call; that was 43 % of /task's CPU in the
+    # issue 7 benchmark. Closed with bot.slack.session at shutdown.
+    slack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=slack.timeout))
     store = Store(settings.database_path)
     extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
     maxcare = MaxCareClient(
@@ -128,6 +151,7 @@ async def build_bot(
         retry_seconds=retry_seconds or settings.maxcare_retry_window_seconds,
         **extra,
     )
+    people = People(slack)
     service = TaskService(
         store=store,
         slack=slack,
@@ -135,6 +159,7 @@ async def build_bot(
         admin_ids=settings.admin_ids,
         bot_user_id=bot_user_id,
         response_url_ok=response_url_checker(settings),
+        name_for=people.name,
     )
     signing = settings.slack_signing_secret
     app = AsyncApp(
@@ -144,7 +169,24 @@ async def build_bot(
         raise_error_for_unhandled_request=False,
     )
     app.use(_only_team(team_id, enterprise_id))
-    listeners.register(app, service)
+    admin = AdminService(
+        store=store, slack=slack, maxcare=maxcare, admins=AdminCheck(slack, settings.admin_ids)
+    )
+    cards = TaskCards(store=store)
+    follower = SyncFollower(
+        store=store, maxcare=maxcare, slack=slack, cards=cards, follow_seconds=follow_seconds
+    )
+    outbox.card_posted = follower.card_posted
+    status = StatusService(store=store, maxcare=maxcare, slack=slack, cards=cards)
+    subcommands = {
+        **admin_listeners.subcommands(admin),
+        **status_listeners.subcommands(status, settings.admin_ids),
+    }
+    listeners.register(app, service, subcommands)
+    status_listeners.register(app, status)
+    home = HomeService(store=store, slack=slack, admin_ids=settings.admin_ids)
+    home_listeners.register(app, home, service)
+    admin_listeners.register(app, admin)
 
     @app.error
     async def on_error(error: Exception) -> None:
@@ -163,6 +205,9 @@ async def build_bot(
         enterprise_id=enterprise_id,
         bot_user_id=bot_user_id,
         verifier=SignatureVerifier(signing.get_secret_value()) if signing else None,
+        admin=admin,
+        follower=follower,
+        people=people,
     )
 
 

@@ -323,6 +323,7 @@ def help_text(command: str = ids.SLASH_COMMAND) -> str:
             f"• `{command} whoami` shows which MaxCare provider you are linked to.",
             "Everyone involved must be linked to a MaxCare provider. Admins: "
             f"`{command} link @someone prv_…` (or `{command} link` for a form with pickers), "
-            f"`{command} unlink @someone`, `{command} links` (the table).",
+            f"`{command} unlink @someone`, `{command} links` (the table); on the server, "
+            "`python -m bot links add SLACK_USER_ID prv_…`.",
         ]
     )

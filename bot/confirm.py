@@ -100,6 +100,7 @@ class Confirmer:
             creator_user_id=sub.user_id,
             assignees=people,
             invite_hint=invite_hint,
+            updated_at=task.updated_at,
         )
 
     async def show_created(self, sub: Submission, task: Task) -> None:

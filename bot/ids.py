@@ -21,5 +21,24 @@ DESTINATION_ACTION = "destination_input"
 REOPEN_DRAFT_ACTION = "reopen_draft"
 DISMISS_DRAFT_ACTION = "dismiss_draft"
 
+# Admin: the link modal (issue 5)
+LINK_VIEW = "link_provider"
+LINK_USER_BLOCK = "link_user"
+LINK_USER_ACTION = "link_user_input"
+LINK_PROVIDER_BLOCK = "link_provider"
+LINK_PROVIDER_ACTION = "link_provider_input"  # external_select: options from MaxCare
+NO_PROVIDER_VALUE = "none"  # the hint option shown when no provider matches
+# Admin: the paged `/task links` table
+LINKS_PREV_ACTION = "links_page_prev"
+LINKS_NEXT_ACTION = "links_page_next"
+
+# Live status (issue 6): card and list buttons, the Home tab
+REFRESH_TASK_ACTION = "refresh_task"  # on every card; value: the task ID
+CARD_ACTIONS_BLOCK = "task_card_actions"
+MINE_MORE_ACTION = "mine_more"  # `/task mine` paging; value: the offset of the next page
+MINE_REFRESH_ACTION = "mine_refresh"  # a row of `/task mine`; value: "<task ID>:<offset>"
+HOME_CREATE_TASK_ACTION = "home_create_task"
+APP_HOME_OPENED = "app_home_opened"  # the event (manifest.yml: bot_events)
+
 ALL_CALLBACKS = {MESSAGE_SHORTCUT, GLOBAL_SHORTCUT}
-ALL_VIEWS = {CREATE_TASK_VIEW}
+ALL_VIEWS = {CREATE_TASK_VIEW, LINK_VIEW}

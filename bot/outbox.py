@@ -89,6 +89,7 @@ class Outbox:
         self._slots = asyncio.Semaphore(concurrency)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._accepting = True
+        self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
 
     def enqueue(self, view_id: str) -> None:
         """Start work on one submission unless it is already in hand."""
@@ -211,6 +212,7 @@ class Outbox:
         # The EHR holds the task text now; keep no copy of patient-related text.
         self.store.update_submission(sub.view_id, confirmed_at=now, notes="")
         log.info("submission %s confirmed as task %s", sub.view_id, task.id)
+        self.card_posted(task)  # issue 6: follow the EHR sync from here
         await self.confirmer.show_created(sub, task)
 
     async def _create(self, sub: Submission) -> Task | None:

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, ids
+from bot.admin_blocks import stale_phrase
 from bot.forms import CHANNEL_ID_RE, Destination, FormInput
 from bot.store import Store, Submission
 from bot.text import Prefill, parse_command_text, prefill_from_message
@@ -55,6 +56,7 @@ class TaskService:
         admin_ids: Collection[str],
         bot_user_id: str | None,
         response_url_ok: Callable[[str], bool],
+        name_for: Callable[[str], str | None] = lambda _: None,
     ) -> None:
         self.store = store
         self.slack = slack
@@ -62,6 +64,7 @@ class TaskService:
         self.admin_ids = sorted(admin_ids)
         self.bot_user_id = bot_user_id
         self.response_url_ok = response_url_ok
+        self.name_for = name_for  # local lookups only: forms must open within 3 seconds
 
     # -- opening the form -------------------------------------------------------------
 
@@ -102,7 +105,7 @@ class TaskService:
             message_ts=own_ts if own_ts and channel else None,
             response_url=_str_or_none(body.get("response_url")),
         )
-        prefill = prefill_from_message(str(message.get("text") or ""))
+        prefill = prefill_from_message(str(message.get("text") or ""), self.name_for)
         notice = None
         existing = self.store.task_for_message(dest.message_key) if dest.message_key else None
         if existing:
@@ -223,13 +226,23 @@ class TaskService:
         if bots:
             return "Bots cannot be assigned tasks; choose people."
         missing = [u for u in assignees if u not in links]
-        if not missing:
+        stale = [u for u in assignees if u in links and links[u].stale_reason]
+        if not missing and not stale:
             return None
-        names = await self.user_names(missing)
-        return (
-            f"Not linked to MaxCare yet: {', '.join(names)}. "
-            f"Ask {self._admin_names()} to link them, or choose someone else."
-        )
+        names = await self.user_names(missing + stale)
+        problems = []
+        if missing:
+            problems.append(
+                f"Not linked to MaxCare yet: {', '.join(names[: len(missing)])}. "
+                f"Ask {self._admin_names()} to link them, or choose someone else."
+            )
+        if stale:
+            why = [
+                f"{name} {stale_phrase(links[uid].stale_reason)}"
+                for name, uid in zip(names[len(missing) :], stale, strict=True)
+            ]
+            problems.append(f"Cannot be assigned: {'; '.join(why)}. Choose someone else.")
+        return " ".join(problems)
 
     def _admin_names(self) -> str:
         return "an admin" if not self.admin_ids else "a MaxCare Tasks admin"

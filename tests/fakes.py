@@ -713,6 +713,29 @@ class FakeMaxCare(_ThreadedServer):
             self.notes[note["id"]] = note
         return copy.deepcopy(note)
 
+    def add_task(
+        self, *, assignee_ids: Iterable[str], status: str = "not_started", **fields: Any
+    ) -> dict[str, Any]:
+        """Store a task as if made outside the app (the EHR, the Max AI UI); returns a copy."""
+        now = _pg_now()
+        with self._lock:
+            task = {
+                "id": _prefixed_id("tsk"),
+                "status": status,
+                "syncStatus": "synced",
+                "notes": "Task made outside Slack",
+                "noteId": _prefixed_id("nte"),
+                "ehrType": "modmed",
+                "assignedProviders": [
+                    {k: self.providers[a].get(k) for k in _SUMMARY_KEYS} for a in assignee_ids
+                ],
+                "createdAt": now,
+                "updatedAt": now,
+                **fields,
+            }
+            self.tasks[task["id"]] = task
+            return copy.deepcopy(task)
+
     def set_task(self, task_id: str, **fields: Any) -> dict[str, Any]:
         """Change a task as the EHR would (status, syncStatus, updatedAt…); returns a copy."""
         with self._lock:

@@ -254,3 +254,21 @@ def test_bot_admins_parsing(monkeypatch: pytest.MonkeyPatch, raw: str, expected:
 def test_unrelated_dotenv_lines_are_ignored(clean_env: Path) -> None:
     write_dotenv(clean_env, {**REQUIRED, "SOMETHING_ELSE": "x", "DATABASE_PATH": "other.db"})
     assert load_settings().database_path == Path("other.db")
+
+
+def test_retry_window_is_configurable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot.settings import load_settings as load
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    monkeypatch.setenv("MAXCARE_API_KEY", "max_dev_ak_1")
+    monkeypatch.setenv("MAXCARE_ORGANIZATION_ID", "org_1")
+    assert load().maxcare_retry_window_seconds == 600
+    monkeypatch.setenv("MAXCARE_RETRY_WINDOW_SECONDS", "30")
+    assert load().maxcare_retry_window_seconds == 30
+    monkeypatch.setenv("MAXCARE_RETRY_WINDOW_SECONDS", "0")
+    with pytest.raises(Exception, match="MAXCARE_RETRY_WINDOW_SECONDS"):
+        load()
