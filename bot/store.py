@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.schema import MIGRATIONS
+
 
 def utcnow() -> datetime:
     """The current time in UTC."""
@@ -80,99 +82,6 @@ class Submission:
 
 OPEN_STATES = ("pending", "creating", "created")
 
-
-# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
-def _v1(db: sqlite_utils.Database) -> None:
-    """The first schema."""
-    (
-        db.table("links").create(
-            {
-                "slack_user_id": str,
-                "provider_id": str,
-                "provider_name": str,
-                "team_id": str,
-                "linked_by": str,
-                "linked_at": str,
-            },
-            pk="slack_user_id",
-        ),
-        db.table("link_events").create(
-            {
-                "id": int,
-                "slack_user_id": str,
-                "actor": str,
-                "at": str,
-                "old_provider_id": str,
-                "new_provider_id": str,
-            },
-            pk="id",
-        ),
-        db.table("submissions").create(
-            {
-                "view_id": str,
-                "team_id": str,
-                "user_id": str,
-                "source": str,
-                "note_id": str,
-                "notes": str,
-                "assignee_user_ids": str,
-                "provider_id": str,
-                "assignee_ids": str,
-                "channel_id": str,
-                "thread_ts": str,
-                "response_url": str,
-                "message_key": str,
-                "state": str,
-                "attempts": int,
-                "last_error": str,
-                "trace_id": str,
-                "task_id": str,
-                "created_at": str,
-                "updated_at": str,
-                "confirmed_at": str,
-            },
-            pk="view_id",
-        ),
-        db.table("submissions").create_index(["state"]),
-        db.table("submissions").create_index(["message_key"]),
-        db.table("tasks").create(
-            {
-                "task_id": str,
-                "view_id": str,
-                "note_id": str,
-                "status": str,
-                "sync_status": str,
-                "channel_id": str,
-                "message_ts": str,
-                "created_by": str,
-                "created_at": str,
-                "updated_at": str,
-            },
-            pk="task_id",
-        ),
-    )
-
-
-def _v2(db: sqlite_utils.Database) -> None:
-    """Admin features (issue 5): stale links, and the audit looked up by person."""
-    db.table("links").add_column("stale_reason", str)
-    db.table("links").add_column("stale_since", str)
-    db.table("link_events").create_index(["slack_user_id"])
-
-
-def _v3(db: sqlite_utils.Database) -> None:
-    """Live task status (issue 6): when each task was last checked, and its EHR-sync follow-up."""
-    tasks = db.table("tasks")
-    tasks.add_column("maxcare_updated_at", str)  # the task's updatedAt in MaxCare
-    tasks.add_column("checked_at", str)  # when the app last fetched it
-    tasks.add_column("follow_until", str)  # following its EHR sync until then; null: not following
-    tasks.add_column("next_check_at", str)
-    tasks.add_column("follow_checks", int)  # null: never followed; else checks made
-    tasks.create_index(["follow_until", "next_check_at"])
-    tasks.create_index(["created_by", "created_at"])
-
-
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 _SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f != "extra"}
 

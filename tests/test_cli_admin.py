@@ -153,7 +153,7 @@ def test_relinking_to_a_known_provider_clears_the_provider_flag(tmp_path: Path) 
 def test_v2_migration_upgrades_a_v1_database(tmp_path: Path) -> None:
     import sqlite_utils
 
-    from bot.store import _v1
+    from bot.schema import _v1
 
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(path)

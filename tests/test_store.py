@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import MIGRATIONS, Link, Store, Submission
+from bot.schema import MIGRATIONS
+from bot.store import Link, Store, Submission
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
