@@ -129,8 +129,12 @@ async def build_bot(
     bot_user_id = str(auth["user_id"])
     # One keep-alive session for every later Slack call: slack_sdk otherwise opens (against
     # slack.com, TLS-handshakes) a new connection per call; that was 43 % of /task's CPU in the
-    # issue 7 benchmark. Closed with bot.slack.session at shutdown.
-    slack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=slack.timeout))
+    # issue 7 benchmark. No pool limit: a views.open must never queue behind other calls (its
+    # trigger expires in 3 s). Closed with bot.slack.session at shutdown.
+    slack.session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=slack.timeout),
+    )
     store = Store(settings.database_path)
     extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
     maxcare = MaxCareClient(

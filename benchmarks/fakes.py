@@ -1,0 +1,205 @@
+"""The test fakes with a fixed latency on every answer, served from their own process.
+
+`python -m benchmarks.fakes --slack-latency-ms 20 --maxcare-latency-ms 50` starts tests/fakes.py's
+FakeSlack and FakeMaxCare on 127.0.0.1, prints one JSON line with their addresses, and serves until
+its standard input closes (or SIGTERM, or --max-seconds). Running them in their own process keeps
+the load generator from competing with them for one GIL, which would blur their receipt timestamps.
+
+Every answer is delayed by the configured latency *after* the request was handled (MaxCare counts a
+request against its rate limit when it arrives). Receipt times (time.monotonic, which is system-wide
+on Linux, so comparable with the benchmark process) are recorded before anything else and served at
+`GET /_bench/receipts` for views.open (keyed by trigger_id), chat.postMessage (keyed by channel) and
+every MaxCare request (keyed by "METHOD path").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from tests.fakes import FakeMaxCare, FakeSlack
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BENCH = "/_bench/"
+
+
+class _Receipts:
+    """Receipt records `[monotonic seconds, kind, key]`, appended from the fake's own loop."""
+
+    def __init__(self) -> None:
+        self.items: list[list[Any]] = []
+        self.lock = threading.Lock()
+
+    def add(self, t: float, kind: str, key: str) -> None:
+        with self.lock:
+            self.items.append([t, kind, key])
+
+    async def serve(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        with self.lock:
+            items = self.items[since:]
+            end = len(self.items)
+        return web.json_response({"next": end, "items": items})
+
+
+def _slack_key(method: str, raw: bytes, content_type: str) -> str | None:
+    """trigger_id of a views.open, channel of a chat.postMessage; None for other methods."""
+    field = {"views.open": "trigger_id", "chat.postMessage": "channel"}.get(method)
+    if field is None:
+        return None
+    text = raw.decode("utf-8", "replace")
+    try:
+        params = json.loads(text) if content_type == "application/json" else dict(parse_qsl(text))
+    except ValueError:
+        return ""
+    return str(params.get(field, "")) if isinstance(params, dict) else ""
+
+
+class LatentSlack(FakeSlack):
+    """FakeSlack whose every answer takes `latency` seconds more, with receipt times."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        super().__init__()
+        self.latency = latency
+        self.receipts = _Receipts()
+
+    def _make_app(self) -> web.Application:
+        app = super()._make_app()
+        app.middlewares.append(self._delay)
+        app.router.add_get(BENCH + "receipts", self.receipts.serve)
+        app.router.add_get(BENCH + "counts", self._counts)
+        return app
+
+    @web.middleware
+    async def _delay(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(BENCH):
+            return await handler(request)
+        received = time.monotonic()
+        if request.path.startswith("/api/"):
+            method = request.path.removeprefix("/api/")
+            key = _slack_key(method, await request.read(), request.content_type)
+            if key is not None:
+                self.receipts.add(received, method, key)
+        response = await handler(request)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        return response
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        counts = collections.Counter(c.method for c in self.calls())
+        return web.json_response(dict(counts))
+
+
+class LatentMaxCare(FakeMaxCare):
+    """FakeMaxCare whose every answer takes `latency` seconds more, with receipt times."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        super().__init__()
+        self.latency = latency
+        self.receipts = _Receipts()
+
+    def _make_app(self) -> web.Application:
+        app = super()._make_app()
+        app.middlewares.append(self._delay)
+        app.router.add_get(BENCH + "receipts", self.receipts.serve)
+        app.router.add_post(BENCH + "config", self._config)
+        app.router.add_post(BENCH + "providers", self._providers)
+        app.router.add_get(BENCH + "stats", self._stats)
+        return app
+
+    @web.middleware
+    async def _delay(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(BENCH):
+            return await handler(request)
+        self.receipts.add(time.monotonic(), "maxcare", f"{request.method} {request.path}")
+        response = await handler(request)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        return response
+
+    async def _config(self, request: web.Request) -> web.Response:
+        """Set rate_limit (null: none) and rate_window; the 429 count restarts from 0."""
+        body = await request.json()
+        with self._lock:
+            self.rate_limit = body.get("rate_limit")
+            self.rate_window = float(body.get("rate_window", 60.0))
+            self.rate_limited_count = 0
+            self._hits.clear()
+        return web.json_response({"ok": True})
+
+    async def _providers(self, request: web.Request) -> web.Response:
+        count = int((await request.json()).get("count", 1))
+        ids = [self.add_provider(first_name=f"P{i}", last_name="Bench")["id"] for i in range(count)]
+        return web.json_response({"ids": ids})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        """Task counts by notes text (duplicates show as counts above 1) and the 429 count."""
+        with self._lock:
+            by_notes = collections.Counter(t["notes"] for t in self.tasks.values())
+            limited = self.rate_limited_count
+        prefix = request.query.get("prefix", "")
+        mine = {k: v for k, v in by_notes.items() if k.startswith(prefix)}
+        return web.json_response(
+            {
+                "tasks": sum(mine.values()),
+                "distinct": len(mine),
+                "duplicates": sum(v - 1 for v in mine.values()),
+                "rate_limited": limited,
+            }
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve both fakes until standard input closes, SIGTERM, or --max-seconds."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.fakes")
+    p.add_argument("--slack-latency-ms", type=float, default=0.0)
+    p.add_argument("--maxcare-latency-ms", type=float, default=0.0)
+    p.add_argument("--max-seconds", type=float, default=3600.0)
+    args = p.parse_args(argv)
+    slack = LatentSlack(args.slack_latency_ms / 1000)
+    maxcare = LatentMaxCare(args.maxcare_latency_ms / 1000)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    slack.start()
+    maxcare.start()
+    try:
+        print(
+            json.dumps(
+                {
+                    "slack_base": slack.base,
+                    "slack_api_url": slack.api_url,
+                    "slack_token": slack.token,
+                    "maxcare_base": maxcare.base,
+                    "maxcare_url": maxcare.url,
+                    "maxcare_api_key": maxcare.api_key,
+                    "maxcare_org": maxcare.organization_id,
+                }
+            ),
+            flush=True,
+        )
+
+        def watch_stdin() -> None:
+            sys.stdin.read()  # returns at EOF: the parent closed the pipe or exited
+            done.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+        done.wait(args.max_seconds)
+    finally:
+        slack.stop()
+        maxcare.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

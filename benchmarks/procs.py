@@ -1,0 +1,212 @@
+"""Child processes of the benchmark: start, wait until ready, read RSS, always stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """PATH, the project on PYTHONPATH and the given variables; nothing else from the shell."""
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **extra}
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB (VmRSS from /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+@dataclass
+class Proc:
+    """One child process serving HTTP on 127.0.0.1:port."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    port: int
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    startup_seconds: float | None = None
+    _sink: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def start(self, timeout: float = 30.0) -> float:
+        """Start the process and poll /healthz every 5 ms until 200; returns seconds to ready."""
+        self._sink = self.log_path.open("ab")
+        self.started_at = time.monotonic()
+        self.popen = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = self.started_at + timeout
+        with httpx.Client(timeout=1.0) as http:
+            while True:
+                if self.popen.poll() is not None:
+                    raise RuntimeError(
+                        f"{self.name} exited with {self.popen.returncode}:\n{self.logs()[-3000:]}"
+                    )
+                try:
+                    if http.get(f"{self.url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{self.name}: /healthz never answered 200:\n{self.logs()[-3000:]}"
+                    )
+                time.sleep(0.005)
+        self.startup_seconds = time.monotonic() - self.started_at
+        return self.startup_seconds
+
+    def health(self) -> dict[str, Any]:
+        """The /healthz body."""
+        return dict(httpx.get(f"{self.url}/healthz", timeout=5).json())
+
+    def rss_mb(self) -> float:
+        """Current RSS in MiB."""
+        return rss_mb(self.pid)
+
+    def logs(self) -> str:
+        """What the process wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, grace: float = 25.0) -> int | None:
+        """SIGTERM, wait up to grace, then SIGKILL; returns the exit status."""
+        try:
+            if self.popen is None:
+                return None
+            if self.popen.poll() is None:
+                self.popen.send_signal(signal.SIGTERM)
+                try:
+                    self.popen.wait(grace)
+                except subprocess.TimeoutExpired:
+                    self.popen.kill()
+                    self.popen.wait(10)
+            return self.popen.returncode
+        finally:
+            if self._sink is not None:
+                self._sink.close()
+                self._sink = None
+
+
+class Fakes:
+    """benchmarks.fakes in its own process: its addresses, and helpers for its control routes."""
+
+    def __init__(self, slack_latency_ms: float, maxcare_latency_ms: float, log_path: Path) -> None:
+        self._log = log_path.open("ab")
+        self.popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.fakes",
+                "--slack-latency-ms",
+                str(slack_latency_ms),
+                "--maxcare-latency-ms",
+                str(maxcare_latency_ms),
+                "--max-seconds",
+                "3600",
+            ],
+            cwd=ROOT,
+            env=clean_env({}),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+        )
+        assert self.popen.stdout is not None
+        line = self.popen.stdout.readline()
+        if not line:
+            self.close()
+            raise RuntimeError(f"the fakes did not start; see {log_path}")
+        self.info: dict[str, str] = json.loads(line)
+        self.http = httpx.Client(timeout=30)
+
+    def env(self) -> dict[str, str]:
+        """Variables that point the app at the fakes."""
+        return {
+            "SLACK_BOT_TOKEN": self.info["slack_token"],
+            "SLACK_API_URL": self.info["slack_api_url"],
+            "MAXCARE_API_KEY": self.info["maxcare_api_key"],
+            "MAXCARE_ORGANIZATION_ID": self.info["maxcare_org"],
+            "MAXCARE_API_URL": self.info["maxcare_url"],
+        }
+
+    def slack_receipts(self, since: int = 0) -> tuple[int, list[list[Any]]]:
+        got = self.http.get(f"{self.info['slack_base']}/_bench/receipts", params={"since": since})
+        body = got.json()
+        return int(body["next"]), body["items"]
+
+    def slack_counts(self) -> dict[str, int]:
+        return dict(self.http.get(f"{self.info['slack_base']}/_bench/counts").json())
+
+    def maxcare_receipts(self, since: int = 0) -> tuple[int, list[list[Any]]]:
+        got = self.http.get(f"{self.info['maxcare_base']}/_bench/receipts", params={"since": since})
+        body = got.json()
+        return int(body["next"]), body["items"]
+
+    def maxcare_config(self, rate_limit: int | None, rate_window: float = 60.0) -> None:
+        self.http.post(
+            f"{self.info['maxcare_base']}/_bench/config",
+            json={"rate_limit": rate_limit, "rate_window": rate_window},
+        )
+
+    def maxcare_providers(self, count: int) -> list[str]:
+        got = self.http.post(f"{self.info['maxcare_base']}/_bench/providers", json={"count": count})
+        return list(got.json()["ids"])
+
+    def maxcare_stats(self, prefix: str = "") -> dict[str, int]:
+        got = self.http.get(f"{self.info['maxcare_base']}/_bench/stats", params={"prefix": prefix})
+        return dict(got.json())
+
+    def close(self) -> None:
+        """Close its standard input (it stops), then make sure it is gone."""
+        try:
+            if self.popen.stdin is not None:
+                self.popen.stdin.close()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        finally:
+            if self.popen.stdout is not None:
+                self.popen.stdout.close()
+            self._log.close()
+            if hasattr(self, "http"):
+                self.http.close()

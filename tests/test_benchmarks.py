@@ -1,0 +1,113 @@
+"""Smoke test of benchmarks/: the pure parts run, with no timing assertions."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import mapping, run
+from benchmarks.stats import percentile, summary
+from bot.store import Store
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    values = [5.0, 1.0, 3.0, 2.0, 4.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 50) == 3.0
+    assert percentile(values, 100) == 5.0
+    assert percentile(values, 25) == 2.0
+    assert percentile([1.0, 2.0], 50) == 1.5
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_summary_names_the_usual_figures() -> None:
+    got = summary([float(i) for i in range(1, 101)])
+    assert got["n"] == 100
+    assert got["p50"] == 50.5
+    assert got["max"] == 100.0
+    assert summary([]) == {"n": 0}
+
+
+def test_mapping_measure_on_1000_links(tmp_path: Path) -> None:
+    store = Store(tmp_path / "bench.db")
+    try:
+        mapping.seed_links(store, 1000)
+        assert store.count_links() == 1000
+        result = mapping.measure_lookup(store, 1000, repeat=5)
+    finally:
+        store.close()
+    assert result["n"] == 5
+    assert result["median_us"] > 0
+
+
+def test_links_csv_is_importable(tmp_path: Path) -> None:
+    from bot.links_csv import parse_links_csv
+
+    path = mapping.write_links_csv(tmp_path / "links.csv", 50)
+    rows = parse_links_csv(path.read_text(encoding="utf-8"))
+    assert [r.slack_user_id for r in rows[:2]] == [mapping.user_id(0), mapping.user_id(1)]
+
+
+def test_requests_are_signed_and_keyed() -> None:
+    commands = run.command_requests(3, "T01")
+    submissions = run.submission_requests(3, "T01")
+    assert len({key for key, _, _ in commands}) == 3  # one trigger_id each
+    assert [key for key, _, _ in submissions] == ["CT010000000", "CT010000001", "CT010000002"]
+    for _, body, headers in commands + submissions:
+        assert body and headers["X-Slack-Signature"].startswith("v0=")
+
+
+def test_targets_and_report_render_from_results() -> None:
+    ack_entry = {
+        "bot": {"ack_ms": {"p50": 1.0, "p99": 2.0}, "views_open_ms": {"p50": 1.0, "p99": 5.0}},
+        "bare": {"ack_ms": {"p50": 1.0, "p99": 2.0}, "views_open_ms": {"p50": 1.0, "p99": 5.0}},
+        "ratio_p50": 1.0,
+        "ratio_p99": 1.0,
+    }
+    results: dict[str, Any] = {
+        "meta": {"config": {"quick": True}},
+        "ack": {k: {lv: ack_entry for lv in run.LEVELS} for k in ("command", "submission")},
+        "e2e": {
+            "overhead_ms": {"p50": 3.0, "p99": 4.0},
+            "injected_ms_subtracted": 50,
+            "cards": 1,
+            "submissions": 1,
+        },
+        "burst": {
+            "fraction_of_budget": 0.99,
+            "provoked_429": 0,
+            "lost": 0,
+            "duplicate_tasks": 0,
+            "duplicate_cards": 0,
+            "accepted": 1,
+            "submissions": 1,
+            "maxcare_requests": 1,
+            "drain_seconds": 1,
+            "ideal_drain_seconds": 1,
+            "budget": "1 per 1 s",
+            "ack_ms": {"p99": 1},
+        },
+        "mapping": {
+            "lookup_ratio": 1.0,
+            "import": {"rows": 10, "seconds": 0.5, "interpreter_and_imports_seconds": 0.4},
+            "lookup_10_of_100_us": {"median_us": 1},
+            "lookup_10_of_100000_us": {"median_us": 1},
+        },
+        "footprint": {
+            "rss_after_burst_mb": 80,
+            "startup_seconds": [0.5, 0.6],
+            "bare_startup_seconds": 0.2,
+            "rss_idle_mb": 70,
+            "bare_rss_idle_mb": 40,
+            "rss_after_ack_phases_mb": 80,
+            "rss_idle_burst_process_mb": 70,
+        },
+    }
+    results["targets"] = run.targets(results)
+    assert {t["result"] for t in results["targets"]} == {"PASS"}
+    assert "PASS" in run.report(results)
