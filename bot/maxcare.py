@@ -288,8 +288,14 @@ class MaxCareClient:
 
     def _observe_rate_headers(self, headers: httpx.Headers) -> None:
         remaining = _number(headers.get("X-RateLimit-Remaining"))
+        if remaining is None or remaining > 0:
+            return
+        if self._in_flight + len(self._done) >= self._limit:
+            # Our own window is full too and frees exactly when MaxCare's does; the header's
+            # reset is rounded up to whole seconds, so pausing on it would waste budget.
+            return
         delay = self._reset_delay(headers)
-        if remaining is not None and remaining <= 0 and delay:
+        if delay:  # MaxCare counts requests we did not make (another process with this key)
             until = self._clock() + min(delay, self._max_wait)
             self._paused_until = max(self._paused_until, until)
 

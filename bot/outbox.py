@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -68,6 +69,33 @@ WAITING_TEXT = (
 )
 
 
+class Foreground:
+    """Counts Slack requests being answered, so background work can give way to them."""
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        """A request arrived."""
+        self._active += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        """A request was answered."""
+        self._active -= 1
+        if self._active <= 0:
+            self._active = 0
+            self._idle.set()
+
+    async def give_way(self, max_wait: float = 0.25) -> None:
+        """Wait while requests are being answered (their 3-second clock runs), but not forever."""
+        if self._active:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), max_wait)
+
+
 class Outbox:
     """Processes submissions as asyncio tasks; state lives in the database, not in memory."""
 
@@ -80,6 +108,7 @@ class Outbox:
         retry_seconds: float = 600.0,
         concurrency: int = 16,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        foreground: Foreground | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -87,6 +116,7 @@ class Outbox:
         self.retry_seconds = retry_seconds
         self.sleep = sleep
         self._slots = asyncio.Semaphore(concurrency)
+        self.foreground = foreground or Foreground()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._accepting = True
         self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
@@ -141,6 +171,7 @@ class Outbox:
     async def _guarded(self, view_id: str) -> None:
         async with self._slots:
             try:
+                await self.foreground.give_way()  # acks first: Slack waits 3 s, tasks can wait
                 await self.process(view_id)
             except asyncio.CancelledError:
                 log.info("submission %s interrupted; it will resume at start-up", view_id)
@@ -173,6 +204,7 @@ class Outbox:
                 return
             task = fetched
         if sub.confirmed_at is None:
+            await self.foreground.give_way()
             await self._confirm(sub, task)
 
     async def _fetch(self, sub: Submission) -> Task | None:

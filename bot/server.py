@@ -49,9 +49,13 @@ async def _events(request: web.Request) -> web.Response:
         )
         log.warning("malformed request refused (%s)", "signed" if signed else "unsigned")
         return web.Response(status=400 if signed else 401, text="invalid request body")
-    bolt_response = await bot.app.async_dispatch(
-        AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
-    )
+    bot.outbox.foreground.enter()
+    try:
+        bolt_response = await bot.app.async_dispatch(
+            AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+        )
+    finally:
+        bot.outbox.foreground.leave()
     return await to_aiohttp_response(bolt_response)
 
 
