@@ -89,9 +89,10 @@ class Foreground:
             self._active = 0
             self._idle.set()
 
-    async def give_way(self, max_wait: float = 0.25) -> None:
+    async def give_way(self, max_wait: float = 1.0) -> None:
         """Wait while requests are being answered (their 3-second clock runs), but not forever."""
-        if self._active:
+        # More than one: the request that handed us this work may still be finishing its answer.
+        if self._active > 1:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), max_wait)
 
@@ -169,9 +170,10 @@ class Outbox:
         await asyncio.gather(*still, return_exceptions=True)
 
     async def _guarded(self, view_id: str) -> None:
+        # Acks first: Slack waits 3 s for them, a task can wait a moment.
         async with self._slots:
             try:
-                await self.foreground.give_way()  # acks first: Slack waits 3 s, tasks can wait
+                await self.foreground.give_way()
                 await self.process(view_id)
             except asyncio.CancelledError:
                 log.info("submission %s interrupted; it will resume at start-up", view_id)

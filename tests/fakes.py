@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
+import aiohttp
 from aiohttp import web
 
 
@@ -167,6 +168,7 @@ class FakeSlack(_ThreadedServer):
         self._users: dict[str, dict[str, Any]] = {}
         self._views: dict[str, dict[str, Any]] = {}
         self._ts_counter = 0
+        self._sockets: list[web.WebSocketResponse] = []
 
     @property
     def api_url(self) -> str:
@@ -181,7 +183,48 @@ class FakeSlack(_ThreadedServer):
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{name}", self._handle_response_url)
+        app.router.add_get("/socket", self._handle_socket)
         return app
+
+    # --- Socket Mode ---------------------------------------------------------------------------
+
+    app_token = "xapp-test-app-token"
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """A Socket Mode connection: hello, then envelopes pushed by socket_send; acks recorded."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        with self._lock:
+            self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                ack = json.loads(message.data)
+                with self._lock:
+                    self._calls.append(Call("socket_ack", ack))
+        with self._lock:
+            self._sockets.remove(ws)
+        return ws
+
+    def socket_connected(self) -> bool:
+        """True while an app holds a Socket Mode connection."""
+        with self._lock:
+            return bool(self._sockets)
+
+    def socket_send(self, envelope_type: str, payload: dict[str, Any]) -> str:
+        """Push one envelope (`slash_commands`, `interactive`, `events_api`); returns its ID."""
+        envelope_id = _random_id("E", 12)
+        envelope = {
+            "envelope_id": envelope_id, "type": envelope_type, "payload": payload,
+            "accepts_response_payload": envelope_type != "events_api", "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        with self._lock:
+            sockets = list(self._sockets)
+        if not sockets or self._loop is None:
+            raise AssertionError("no Socket Mode connection")
+        asyncio.run_coroutine_threadsafe(sockets[-1].send_json(envelope), self._loop).result(5)
+        return envelope_id
 
     # --- recorded state ------------------------------------------------------------------------
 
@@ -340,6 +383,11 @@ class FakeSlack(_ThreadedServer):
             self._calls.append(Call(method, params))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            ws_url = self.base.replace("http://", "ws://") + "/socket"
+            return web.json_response({"ok": True, "url": ws_url})
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         fault = self._take_fault(method, params)

@@ -20,19 +20,29 @@ async def test_give_way_returns_at_once_when_nothing_is_being_answered() -> None
 
 async def test_give_way_waits_for_the_last_request_to_be_answered() -> None:
     fg = Foreground()
-    fg.enter()
-    fg.enter()
+    for _ in range(3):
+        fg.enter()
     waiter = asyncio.create_task(fg.give_way(max_wait=2.0))
     await asyncio.sleep(0.05)
     fg.leave()
     await asyncio.sleep(0.05)
-    assert not waiter.done()  # one request still being answered
+    assert not waiter.done()  # two requests still being answered
+    fg.leave()
     fg.leave()
     await asyncio.wait_for(waiter, 0.5)
 
 
+async def test_the_request_that_handed_over_the_work_does_not_hold_it() -> None:
+    fg = Foreground()
+    fg.enter()  # the submission whose ack is on its way out
+    start = time.monotonic()
+    await fg.give_way(max_wait=1.0)
+    assert time.monotonic() - start < 0.05
+
+
 async def test_give_way_is_bounded() -> None:
     fg = Foreground()
+    fg.enter()
     fg.enter()
     start = time.monotonic()
     await fg.give_way(max_wait=0.1)
