@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +13,9 @@ from typing import IO, Any
 
 import httpx
 
+from tests.processes import clean_env, free_port  # noqa: F401  (re-exported)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """PATH, the project on PYTHONPATH and the given variables; nothing else from the shell."""
-    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **extra}
 
 
 def rss_mb(pid: int) -> float:

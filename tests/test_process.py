@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,20 +17,9 @@ from bot import ids
 from tests import payloads
 from tests.conftest import DOCTOR, NURSE, env_for
 from tests.fakes import FakeMaxCare, FakeSlack
+from tests.processes import clean_env, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTE = "nte_" + "3cc7" * 8
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """PATH, the project on PYTHONPATH and the given variables: nothing from the developer."""
-    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **extra}
 
 
 @dataclass

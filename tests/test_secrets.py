@@ -11,7 +11,7 @@ import pytest
 from tests import payloads
 from tests.conftest import env_for
 from tests.fakes import FakeMaxCare, FakeSlack
-from tests.test_crash import App
+from tests.processes import App
 
 SECRET_NOTES = "Patient Jane Roe DOB 1961-02-03 needs plan for melanoma"
 REFUSED_NOTES = "Patient John Doe allergic to penicillin"

@@ -13,8 +13,8 @@ import pytest
 from tests import payloads
 from tests.conftest import DOCTOR, NURSE
 from tests.fakes import FakeMaxCare, FakeSlack
+from tests.processes import App
 from tests.reliability_helpers import CHANNEL, new_view_id, note_id, submission
-from tests.test_crash import App
 
 
 def _wait(condition: object, what: str, app: App, timeout: float = 15.0) -> None:
