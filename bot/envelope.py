@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
-from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -117,15 +115,15 @@ class EventEnvelope(_Loose):
         return self
 
 
-def well_formed(body: str) -> bool:
-    """True when body has the shape of a request Slack sends (commands, payloads, events)."""
+def well_formed(parsed: Any, *, is_json: bool) -> bool:
+    """True when a body, as Bolt parsed it, has the shape of a request Slack sends."""
     try:
-        if body.lstrip().startswith("{"):
-            EventEnvelope.model_validate(json.loads(body))
-            return True
-        form = parse_qs(body, keep_blank_values=True)
-        if "payload" in form:
-            Interactive.model_validate(json.loads(form["payload"][0]))
+        if is_json:
+            EventEnvelope.model_validate(parsed)
+        elif isinstance(parsed, dict) and "command" in parsed:
+            return all(isinstance(v, str) for v in parsed.values())  # a slash command's form
+        else:
+            Interactive.model_validate(parsed)
         return True
     except (ValueError, ValidationError, RecursionError):
         return False

@@ -274,9 +274,11 @@ class Store:
             f"VALUES ({', '.join('?' for _ in row)})",
             list(row.values()),
         )
+        if cur.rowcount == 1:
+            return sub, True
         stored = self.get_submission(sub.view_id)
         assert stored is not None
-        return stored, cur.rowcount == 1
+        return stored, False
 
     def get_submission(self, view_id: str) -> Submission | None:
         """One submission by its view ID."""
