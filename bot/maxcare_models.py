@@ -206,8 +206,10 @@ class BadRequest(MaxCareAPIError):
 
 class Unauthorized(MaxCareAPIError):
     def user_message(self, action: str = "the request") -> str:
+        said = f" ({self.message})" if self.message else ""
         return self._with_trace(
-            "MaxCare did not accept this app's API key; ask an admin to check the configuration"
+            f"MaxCare did not accept this app's API key{said}; "
+            "ask an admin to check the configuration"
         )
 
 

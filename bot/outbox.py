@@ -89,7 +89,7 @@ class Foreground:
             self._active = 0
             self._idle.set()
 
-    async def give_way(self, max_wait: float = 1.0) -> None:
+    async def give_way(self, max_wait: float = 2.0) -> None:
         """Wait while requests are being answered (their 3-second clock runs), but not forever."""
         # More than one: the request that handed us this work may still be finishing its answer.
         if self._active > 1:

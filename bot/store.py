@@ -153,8 +153,11 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" for _ in ids)
-        rows = self.db.table("links").rows_where(f"slack_user_id in ({marks})", ids)
-        return {r["slack_user_id"]: Link(**r) for r in rows}
+        # Plain SQL: this runs on every submission, and rows_where re-reads the table's schema.
+        cur = self.db.execute(f"SELECT * FROM links WHERE slack_user_id IN ({marks})", ids)
+        names = [d[0] for d in cur.description]
+        links = [Link(**dict(zip(names, row, strict=True))) for row in cur.fetchall()]
+        return {link.slack_user_id: link for link in links}
 
     def list_links(self) -> list[Link]:
         """Every link, ordered by Slack user ID."""
