@@ -188,7 +188,9 @@ async def build_bot(
     }
     listeners.register(app, service, subcommands)
     status_listeners.register(app, status)
-    home = HomeService(store=store, slack=slack, admin_ids=settings.admin_ids)
+    home = HomeService(
+        store=store, slack=slack, admin_ids=settings.admin_ids, is_admin=admin.admins.is_admin
+    )
     home_listeners.register(app, home, service)
     admin_listeners.register(app, admin)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,17 +17,28 @@ log = logging.getLogger("bot.home")
 class HomeService:
     """Publishes a person's Home tab from the local database only (no MaxCare call)."""
 
-    def __init__(self, *, store: Store, slack: AsyncWebClient, admin_ids: Collection[str]) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        slack: AsyncWebClient,
+        admin_ids: Collection[str],
+        is_admin: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.store = store
         self.slack = slack
-        # NOTE: issue 5 is building a richer admin check (bot/admin.py, workspace admins and
-        # owners too); switch to it once merged. Until then BOT_ADMINS decides.
-        self.admin_ids = frozenset(admin_ids)
+        self.admin_ids = frozenset(admin_ids)  # named on Home as the people who link others
+        self.is_admin = is_admin or self._listed
 
-    def view(self, user_id: str, notice: str | None = None) -> dict[str, object]:
-        """The Home view for one person."""
+    async def _listed(self, user_id: str) -> bool:
+        return user_id in self.admin_ids
+
+    def view(
+        self, user_id: str, notice: str | None = None, *, admin_view: bool = False
+    ) -> dict[str, object]:
+        """The Home view for one person (with the links summary for admins)."""
         admin = None
-        if user_id in self.admin_ids:
+        if admin_view:
             admin = status_blocks.AdminSummary(
                 links=self.store.count_links(), stale=self.store.count_stale_links()
             )
@@ -42,6 +53,8 @@ class HomeService:
     async def publish(self, user_id: str, notice: str | None = None) -> None:
         """views.publish the person's Home tab; Slack trouble is logged, not raised."""
         try:
-            await self.slack.views_publish(user_id=user_id, view=self.view(user_id, notice))
+            admin_view = await self.is_admin(user_id)  # BOT_ADMINS, workspace admins, owners
+            view = self.view(user_id, notice, admin_view=admin_view)
+            await self.slack.views_publish(user_id=user_id, view=view)
         except SlackClientError as exc:
             log.warning("Home of %s not published: %s", user_id, type(exc).__name__)

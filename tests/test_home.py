@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,13 @@ def test_manifest_enables_home_and_subscribes_to_its_event() -> None:
     events = manifest["settings"]["event_subscriptions"]
     assert ids.APP_HOME_OPENED in events["bot_events"]
     assert events["request_url"].endswith("/slack/events")
+
+
+async def test_workspace_admin_not_in_bot_admins_sees_the_links_summary(h: Harness) -> None:
+    h.slack.add_user("UOWNER", name="owner", is_owner=True)
+    for user, sees in (("UOWNER", True), (NURSE, False)):
+        h.slack.clear()
+        opened = {"type": "app_home_opened", "user": user, "tab": "home"}
+        await h.post(payloads.event_callback(opened))
+        published = await h.slack.async_wait_for("views.publish")
+        assert ("stale links:" in json.dumps(published[-1].params["view"])) is sees
