@@ -20,6 +20,12 @@ from tests import payloads
 from tests.fakes import FakeMaxCare, FakeSlack
 from tests.served import ServedBot
 
+ACTIONS = [
+    ids.REOPEN_DRAFT_ACTION, ids.DISMISS_DRAFT_ACTION, ids.LINKS_PREV_ACTION, ids.LINKS_NEXT_ACTION,
+    ids.REFRESH_TASK_ACTION, ids.MINE_MORE_ACTION, ids.MINE_REFRESH_ACTION,
+    ids.HOME_CREATE_TASK_ACTION, ids.LINK_PROVIDER_ACTION,
+]
+VIEWS = [ids.CREATE_TASK_VIEW, ids.LINK_VIEW]
 TYPES = [
     "view_submission", "block_actions", "shortcut", "message_action", "block_suggestion",
     "view_closed", "interactive_message", "dialog_submission", "workflow_step_edit",
@@ -28,14 +34,16 @@ TYPES = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedBot, FakeMaxCare]]:
-    """One app for all examples (hypothesis runs hundreds), with a linked nurse and doctor."""
+    """One app for all examples (hypothesis runs hundreds); UADMIN may manage links.
+
+    Nobody is linked, so no payload, however odd, can legitimately create a task."""
     tmp: Path = tmp_path_factory.mktemp("hostile")
     with FakeSlack() as slack, FakeMaxCare() as maxcare:
         config = load_settings(
             slack_bot_token=slack.token, slack_signing_secret=payloads.SIGNING_SECRET,
             slack_api_url=slack.api_url, maxcare_api_key=maxcare.api_key,
             maxcare_organization_id=maxcare.organization_id, maxcare_api_url=maxcare.url,
-            database_path=tmp / "bot.db",
+            database_path=tmp / "bot.db", bot_admins="UADMIN",
         )
         app = ServedBot(config).start()
         try:
@@ -70,7 +78,7 @@ views = st.fixed_dictionaries(
     {},
     optional={
         "id": maybe(st.just("V0FUZZ")),
-        "callback_id": maybe(st.just(ids.CREATE_TASK_VIEW)),
+        "callback_id": maybe(st.sampled_from(VIEWS)),
         "private_metadata": maybe(texts),
         "type": maybe(st.just("modal")),
         "state": maybe(
@@ -90,19 +98,23 @@ interactive = st.fixed_dictionaries(
     {"type": st.sampled_from(TYPES) | st.text(max_size=20)},
     optional={
         "team": maybe(st.just({"id": payloads.TEAM_ID})),
-        "user": maybe(st.fixed_dictionaries({"id": maybe(st.sampled_from(["UNURSE", "UBOT"]))})),
+        "user": maybe(st.fixed_dictionaries(
+            {"id": maybe(st.sampled_from(["UNURSE", "UBOT", "UADMIN"]))}
+        )),
+        "action_id": maybe(st.sampled_from(ACTIONS)),
+        "block_id": maybe(st.sampled_from([ids.LINK_PROVIDER_BLOCK, ids.NOTE_BLOCK])),
+        "value": texts,
         "view": maybe(views),
         "callback_id": maybe(st.sampled_from([ids.MESSAGE_SHORTCUT, ids.GLOBAL_SHORTCUT])),
         "trigger_id": maybe(st.just("1.2.abc")),
         "message": maybe(st.fixed_dictionaries({"text": texts, "ts": maybe(st.just("1.2"))})),
         "channel": maybe(st.just({"id": "C0GENERAL"})),
         "actions": maybe(st.lists(st.fixed_dictionaries({
-            "action_id": maybe(
-                st.sampled_from([ids.REOPEN_DRAFT_ACTION, ids.DISMISS_DRAFT_ACTION])
-            ),
+            "action_id": maybe(st.sampled_from(ACTIONS)),
             "value": texts,
         }), max_size=2)),
         "response_url": maybe(st.just("http://127.0.0.1:9/nowhere")),
+        "container": junk,
         "response_urls": junk,
         "api_app_id": maybe(st.just("A0APP")),
     },
