@@ -24,10 +24,11 @@ from bot.maxcare import (
     MaxCareAPIError,
     MaxCareClient,
     MaxCareError,
+    NotFound,
     RateLimited,
     Task,
 )
-from bot.store import Store, Submission
+from bot.store import STALE_PROVIDER, Store, Submission
 
 log = logging.getLogger("bot.outbox")
 T = TypeVar("T")
@@ -290,8 +291,24 @@ class Outbox:
         try:
             return await self._retrying(attempt, raise_refusals=True)
         except MaxCareError as exc:
+            if isinstance(exc, NotFound):
+                await self._flag_missing_providers(sub)
             await self._fail(sub, exc.user_message("the task"), getattr(exc, "trace_id", None))
             return None
+
+    async def _flag_missing_providers(self, sub: Submission) -> None:
+        """After a 404, mark the links whose provider MaxCare no longer knows (the form then
+        names them), since MaxCare's message does not say which ID it could not find."""
+        people = dict(zip(sub.assignee_ids, sub.assignee_user_ids, strict=False))
+        people[sub.provider_id] = sub.user_id
+        for provider_id, user_id in people.items():
+            try:
+                await self.maxcare.get_provider(provider_id)
+            except NotFound:
+                if self.store.mark_stale(user_id, STALE_PROVIDER):
+                    log.warning("link of %s: provider %s not found", user_id, provider_id)
+            except MaxCareError:
+                return  # MaxCare unavailable: `python -m bot check` will find it later
 
     async def _retrying(
         self, fn: Callable[[], Awaitable[T]], *, raise_refusals: bool = False

@@ -271,3 +271,24 @@ async def test_sql_looking_text_is_stored_and_sent_literally(harness: Harness) -
     _assert_exactly_once(harness, view_id)
     assert harness.maxcare.all_tasks()[0]["notes"] == text
     assert harness.bot.store.count_links() == 2  # every table still there
+
+
+async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
+    harness: Harness,
+) -> None:
+    _link(harness)
+    gone = harness.maxcare.providers.pop(harness.doctor_provider["id"])  # MaxCare forgot them
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    sub = harness.bot.store.get_submission(view_id)
+    assert sub is not None and sub.state == "failed"
+    doctor = harness.bot.store.get_link(DOCTOR)
+    nurse = harness.bot.store.get_link(NURSE)
+    assert doctor is not None and doctor.stale_reason == "provider_not_found"
+    assert nurse is not None and nurse.stale_reason is None
+    resp = await harness.post(submission(
+        view_id=new_view_id(), note=note_id(), notes="Again", assignees=[DOCTOR]
+    ))
+    assert resp.json()["response_action"] == "errors"
+    assert "Cannot be assigned" in resp.json()["errors"]["assignees"]
+    assert gone["id"] not in resp.text  # people are named, not IDs
