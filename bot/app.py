@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -172,7 +174,7 @@ async def build_bot(
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
-    app.use(_only_team(team_id, enterprise_id))
+    app.use(OnlyInstalledTeam(team_id, enterprise_id))
     admin = AdminService(
         store=store, slack=slack, maxcare=maxcare, admins=AdminCheck(slack, settings.admin_ids)
     )
@@ -217,19 +219,30 @@ async def build_bot(
     )
 
 
-def _only_team(
-    team_id: str, enterprise_id: str | None
-) -> Callable[..., Awaitable[BoltResponse | None]]:
-    async def only_installed_team(
-        context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+class OnlyInstalledTeam(AsyncMiddleware):
+    """Refuses requests from any workspace but the one the token belongs to.
+
+    A middleware class, not a function: Bolt injects arguments into function middleware on
+    every request, and this runs on every request.
+    """
+
+    def __init__(self, team_id: str, enterprise_id: str | None) -> None:
+        self.team_id = team_id
+        self.enterprise_id = enterprise_id
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
-        ours = context.team_id == team_id or (
-            enterprise_id is not None and context.enterprise_id == enterprise_id
+        """Continue the chain for our workspace; 403 for any other."""
+        context = req.context
+        ours = context.team_id == self.team_id or (
+            self.enterprise_id is not None and context.enterprise_id == self.enterprise_id
         )
         if not ours:
             log.warning("refused a request from another workspace")
             return BoltResponse(status=403, body="This app serves one workspace only.")
-        await next()
-        return None
-
-    return only_installed_team
+        return await next()

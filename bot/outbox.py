@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from tenacity import (
 )
 
 from bot.confirm import Confirmer
+from bot.foreground import Foreground
 from bot.maxcare import (
     MaxCareAPIError,
     MaxCareClient,
@@ -70,34 +70,6 @@ WAITING_TEXT = (
 )
 
 
-class Foreground:
-    """Counts Slack requests being answered, so background work can give way to them."""
-
-    def __init__(self) -> None:
-        self._active = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def enter(self) -> None:
-        """A request arrived."""
-        self._active += 1
-        self._idle.clear()
-
-    def leave(self) -> None:
-        """A request was answered."""
-        self._active -= 1
-        if self._active <= 0:
-            self._active = 0
-            self._idle.set()
-
-    async def give_way(self, max_wait: float = 2.0) -> None:
-        """Wait while requests are being answered (their 3-second clock runs), but not forever."""
-        # More than one: the request that handed us this work may still be finishing its answer.
-        if self._active > 1:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), max_wait)
-
-
 class Outbox:
     """Processes submissions as asyncio tasks; state lives in the database, not in memory."""
 
@@ -120,14 +92,37 @@ class Outbox:
         self._slots = asyncio.Semaphore(concurrency)
         self.foreground = foreground or Foreground()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._held: dict[str, float] = {}  # view ID -> held back until (foreground clock)
+        self._releaser: asyncio.Task[None] | None = None
         self._accepting = True
         self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
 
     def enqueue(self, view_id: str) -> None:
-        """Start work on one submission unless it is already in hand."""
-        if not self._accepting or view_id in self._running:
+        """Take on one submission unless it is already in hand; it starts when acks allow."""
+        if not self._accepting or view_id in self._running or view_id in self._held:
             return
-        task = asyncio.create_task(self._guarded(view_id), name=f"outbox:{view_id}")
+        # Called before the ack is sent: no task per submission here, just a note of it.
+        self._held[view_id] = self.foreground.deadline()
+        if self._releaser is None:
+            self._releaser = asyncio.create_task(self._release_held(), name="outbox:release")
+
+    async def _release_held(self) -> None:
+        """Start held work once Slack requests quiet down, or once its wait is up (in order)."""
+        try:
+            while self._held:
+                await self.foreground.give_way(next(iter(self._held.values())))
+                quiet = self.foreground.quiet
+                now = self.foreground.clock() + 0.001  # timers may fire a hair early
+                for view_id, not_after in list(self._held.items()):
+                    if not (quiet or not_after <= now):
+                        break  # deadlines are in order of arrival
+                    del self._held[view_id]
+                    self._start(view_id, not_after)
+        finally:
+            self._releaser = None
+
+    def _start(self, view_id: str, not_after: float) -> None:
+        task = asyncio.create_task(self._guarded(view_id, not_after), name=f"outbox:{view_id}")
         self._running[view_id] = task
         task.add_done_callback(lambda _: self._running.pop(view_id, None))
 
@@ -151,17 +146,24 @@ class Outbox:
 
     @property
     def busy(self) -> int:
-        """Submissions in hand right now."""
-        return len(self._running)
+        """Submissions in hand right now (held back for acks, or being worked on)."""
+        return len(self._running) + len(self._held)
 
     async def idle(self) -> None:
         """Wait until no submission is in hand (tests and shutdown)."""
-        while self._running:
-            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+        while self._running or self._held:
+            waits = [*self._running.values(), *([self._releaser] if self._releaser else [])]
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def stop(self, grace: float = 20.0) -> None:
         """Take no new work; let work in hand finish within grace, else leave it resumable."""
         self._accepting = False
+        if self._releaser is not None:
+            self._releaser.cancel()
+            await asyncio.gather(self._releaser, return_exceptions=True)
+        for view_id, not_after in list(self._held.items()):  # no more acks to give way to
+            del self._held[view_id]
+            self._start(view_id, not_after)
         pending = list(self._running.values())
         if not pending:
             return
@@ -170,20 +172,20 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
 
-    async def _guarded(self, view_id: str) -> None:
+    async def _guarded(self, view_id: str, not_after: float) -> None:
         # Acks first: Slack waits 3 s for them, a task can wait a moment.
         async with self._slots:
             try:
-                await self.foreground.give_way()
-                await self.process(view_id)
+                await self.foreground.give_way(not_after)  # busy again while queued for a slot?
+                await self.process(view_id, not_after)
             except asyncio.CancelledError:
                 log.info("submission %s interrupted; it will resume at start-up", view_id)
                 raise
             except Exception:
                 log.exception("submission %s: unexpected error; left for resume", view_id)
 
-    async def process(self, view_id: str) -> None:
-        """Create the task (once), then confirm it (once)."""
+    async def process(self, view_id: str, not_after: float = 0.0) -> None:
+        """Create the task (once), then confirm it (once); gives way to acks until not_after."""
         sub = self.store.get_submission(view_id)
         if sub is None or sub.state not in ("pending", "creating", "created"):
             return
@@ -207,7 +209,7 @@ class Outbox:
                 return
             task = fetched
         if sub.confirmed_at is None:
-            await self.foreground.give_way()
+            await self.foreground.give_way(not_after)
             await self._confirm(sub, task)
 
     async def _fetch(self, sub: Submission) -> Task | None:

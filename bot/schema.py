@@ -98,4 +98,14 @@ def _v3(db: sqlite_utils.Database) -> None:
     tasks.create_index(["created_by", "created_at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """Cheaper submissions (issue 7): only message-shortcut rows carry a message key, so only
+    they are indexed by it; every other insert before an ack skips that index."""
+    db.execute("DROP INDEX IF EXISTS idx_submissions_message_key")
+    db.execute(
+        "CREATE INDEX idx_submissions_message_key ON submissions (message_key) "
+        "WHERE message_key IS NOT NULL"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]

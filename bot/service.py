@@ -197,7 +197,8 @@ class TaskService:
                 view = blocks.created_modal(stored.task_id, None)
                 return SubmitResult({"response_action": "update", "view": view})
         else:
-            log.info("submission %s accepted from %s", view_id, user_id)
+            # DEBUG: this runs before every ack; the worker logs each submission's outcome.
+            log.debug("submission %s accepted from %s", view_id, user_id)
         view = blocks.creating_modal(note_id)
         return SubmitResult(
             {"response_action": "update", "view": view}, view_id if inserted else None

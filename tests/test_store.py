@@ -94,6 +94,27 @@ def test_reopening_keeps_data_and_does_not_migrate_again(db_path: Path, clock: C
         second.close()
 
 
+def test_only_message_shortcut_submissions_are_indexed_by_message(store: Store) -> None:
+    store.add_submission(submission())
+    store.add_submission(submission(view_id="V2", message_key="C0GENERAL:1700000000.000100"))
+    indexed = store.db.execute(
+        "SELECT count(*) FROM submissions INDEXED BY idx_submissions_message_key "
+        "WHERE message_key = ?",
+        ["C0GENERAL:1700000000.000100"],
+    ).fetchone()[0]
+    assert indexed == 1
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT task_id FROM submissions WHERE message_key = ? "
+        "AND task_id IS NOT NULL",
+        ["x"],
+    ).fetchall()
+    assert "idx_submissions_message_key" in str(plan)
+    sql = store.db.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'idx_submissions_message_key'"
+    ).fetchone()[0]
+    assert "WHERE message_key IS NOT NULL" in sql
+
+
 def test_database_file_is_private_and_parent_created(store: Store, db_path: Path) -> None:
     store.set_link("UNURSE", PRV_A, actor="test")  # make SQLite write (and create the WAL)
     assert db_path.parent.is_dir()
