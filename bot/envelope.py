@@ -1,129 +1,144 @@
-"""The shape every Slack request must have before Bolt sees it (Bolt trusts the shape)."""
+"""The shape every Slack request must have before Bolt sees it (Bolt trusts the shape).
+
+Plain checks over the parsed JSON, not models: this runs before every ack, and building
+pydantic models of a whole view (with its state) cost more than the rest of the check.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow")
+Check = Callable[[Any], bool]
 
 
-class _Ref(_Loose):
-    id: str
+def _str(value: Any) -> bool:
+    return isinstance(value, str)
 
 
-class _UserRef(_Loose):
-    id: str
-    team_id: str | None = None
+def _obj(value: Any) -> bool:
+    return isinstance(value, dict)
 
 
-class _State(_Loose):
-    values: dict[str, dict[str, dict[str, Any]]] = {}
+def _optional(check: Check) -> Check:
+    """The value may also be null."""
+    return lambda value: value is None or check(value)
 
 
-class _View(_Loose):
-    id: str | None = None
-    callback_id: str | None = None
-    private_metadata: str | None = None
-    state: _State | None = None
-    type: str | None = None
+def _list_of(check: Check) -> Check:
+    return lambda value: isinstance(value, list) and all(check(item) for item in value)
 
 
-class _Action(_Loose):
-    action_id: str
-    block_id: str | None = None
-    type: str | None = None
+def _dict_of(check: Check) -> Check:
+    return lambda value: isinstance(value, dict) and all(check(item) for item in value.values())
 
+
+def _fields(required: Mapping[str, Check], optional: Mapping[str, Check] | None = None) -> Check:
+    """An object with these fields (others allowed): required ones present, all well typed."""
+    others = optional or {}
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        for key, field_ok in required.items():
+            if key not in value or not field_ok(value[key]):
+                return False
+        return all(field_ok(value[key]) for key, field_ok in others.items() if key in value)
+
+    return check
+
+
+_opt_str = _optional(_str)
+_ref = _fields({"id": _str})
+_user_ref = _fields({"id": _str}, {"team_id": _opt_str})
+_view = _fields(
+    {},
+    {
+        "id": _opt_str,
+        "callback_id": _opt_str,
+        "private_metadata": _opt_str,
+        "type": _opt_str,
+        # block ID -> action ID -> the element's state
+        "state": _optional(_fields({}, {"values": _dict_of(_dict_of(_obj))})),
+    },
+)
+_action = _fields({"action_id": _str}, {"block_id": _opt_str, "type": _opt_str})
 
 # The interactive payloads this app handles; legacy attachments and dialogs are refused.
-INTERACTIVE_TYPES = Literal[
-    "shortcut",
-    "message_action",
-    "view_submission",
-    "view_closed",
-    "block_actions",
-    "block_suggestion",
-]
+INTERACTIVE_TYPES = frozenset(
+    {
+        "shortcut",
+        "message_action",
+        "view_submission",
+        "view_closed",
+        "block_actions",
+        "block_suggestion",
+    }
+)
+
+# Shortcuts, view submissions, block actions and suggestions. Bolt takes len() of lists and
+# reads into objects whenever their key exists, so null is refused where Slack never sends it.
+_interactive = _fields(
+    {"type": lambda value: isinstance(value, str) and value in INTERACTIVE_TYPES},
+    {
+        "team": _ref,
+        "user": _user_ref,
+        "enterprise": _optional(_ref),
+        "channel": _optional(_ref),
+        "view": _view,
+        "actions": _list_of(_action),
+        "message": _optional(_obj),
+        "container": _optional(_obj),
+        "response_urls": _list_of(_obj),
+        "authorizations": _list_of(_obj),
+        **dict.fromkeys(
+            (
+                "callback_id",
+                "trigger_id",
+                "response_url",
+                "action_id",
+                "block_id",
+                "value",
+                "api_app_id",
+            ),
+            _opt_str,
+        ),
+    },
+)
+
+_str_or_obj = _optional(lambda value: isinstance(value, str | dict))
+_event = _fields({}, {"type": _opt_str, "user": _str_or_obj, "channel": _str_or_obj})
+
+# Events API callbacks and URL verification.
+_event_envelope_fields = _fields(
+    {"type": _str},
+    {
+        "team_id": _opt_str,
+        "enterprise_id": _opt_str,
+        "api_app_id": _opt_str,
+        "challenge": _opt_str,
+        "event": _event,
+        "authorizations": _optional(_list_of(_obj)),
+    },
+)
 
 
-class Interactive(_Loose):
-    """Shortcuts, view submissions, block actions and suggestions."""
-
-    type: INTERACTIVE_TYPES
-    team: _Ref | None = None
-    user: _UserRef | None = None
-    enterprise: _Ref | None = None
-    channel: _Ref | None = None
-    view: _View | None = None
-    actions: list[_Action] | None = None
-    message: dict[str, Any] | None = None
-    container: dict[str, Any] | None = None
-    response_urls: list[dict[str, Any]] | None = None
-    authorizations: list[dict[str, Any]] | None = None
-    callback_id: str | None = None
-    trigger_id: str | None = None
-    response_url: str | None = None
-    action_id: str | None = None
-    block_id: str | None = None
-    value: str | None = None
-    api_app_id: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_null_lists(cls, data: Any) -> Any:
-        # Bolt takes len() of these when the key exists: null is not something Slack sends.
-        if isinstance(data, dict):
-            for key in ("response_urls", "authorizations", "actions", "user", "team", "view"):
-                if key in data and data[key] is None:
-                    raise ValueError(f"{key} is null")
-        return data
+def _event_envelope(value: Any) -> bool:
+    if not _event_envelope_fields(value):
+        return False
+    if value["type"] == "event_callback" and value.get("event") is None:
+        return False  # a callback without an event
+    return not (value["type"] == "url_verification" and value.get("challenge") is None)
 
 
-class _Event(_Loose):
-    type: str | None = None
-    user: str | dict[str, Any] | None = None
-    channel: str | dict[str, Any] | None = None
-
-
-class EventEnvelope(_Loose):
-    """Events API callbacks and URL verification."""
-
-    type: str
-    team_id: str | None = None
-    enterprise_id: str | None = None
-    api_app_id: str | None = None
-    challenge: str | None = None
-    event: _Event | None = None
-    authorizations: list[dict[str, Any]] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _event_is_an_object(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "event" in data and not isinstance(data["event"], dict):
-            raise ValueError("event is not an object")
-        return data
-
-    @model_validator(mode="after")
-    def _complete(self) -> EventEnvelope:
-        if self.type == "event_callback" and self.event is None:
-            raise ValueError("an event callback without an event")
-        if self.type == "url_verification" and self.challenge is None:
-            raise ValueError("a URL verification without a challenge")
-        return self
+def _slash_command(value: dict[str, Any]) -> bool:
+    return all(isinstance(item, str) for item in value.values())
 
 
 def well_formed(parsed: Any, *, is_json: bool) -> bool:
     """True when a body, as Bolt parsed it, has the shape of a request Slack sends."""
-    try:
-        if is_json:
-            EventEnvelope.model_validate(parsed)
-        elif isinstance(parsed, dict) and "command" in parsed:
-            return all(isinstance(v, str) for v in parsed.values())  # a slash command's form
-        else:
-            Interactive.model_validate(parsed)
-        return True
-    except (ValueError, ValidationError, RecursionError):
-        return False
+    if is_json:
+        return _event_envelope(parsed)
+    if isinstance(parsed, dict) and "command" in parsed:
+        return _slash_command(parsed)  # a slash command's form
+    return _interactive(parsed)

@@ -7,8 +7,8 @@ import time
 
 import httpx
 
-from bot.maxcare import MaxCareClient
 from bot.foreground import Foreground
+from bot.maxcare import MaxCareClient
 
 
 async def test_give_way_returns_at_once_when_nothing_is_being_answered() -> None:
