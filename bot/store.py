@@ -84,6 +84,9 @@ OPEN_STATES = ("pending", "creating", "created")
 
 
 _SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f != "extra"}
+_LINK_SELECT = f"SELECT {', '.join(Link.__dataclass_fields__)} FROM links"
+# get_links remembers at most this many people (workspaces are smaller; junk IDs are not kept).
+LINK_CACHE_MAX = 50_000
 
 
 class Store:
@@ -102,6 +105,8 @@ class Store:
         # In WAL mode NORMAL keeps every commit through a crash or kill -9 and skips the fsync
         # (a full sync costs 5x the whole insert); only a power loss could undo the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
+        self._links: dict[str, Link | None] = {}  # get_links' memory; None: not linked
+        self._links_version = -1
         self.migrate()
 
     def migrate(self) -> None:
@@ -123,6 +128,7 @@ class Store:
             yield
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._links_written()  # links read inside the transaction may be undone
             raise
         self.db.execute("COMMIT")
 
@@ -148,16 +154,28 @@ class Store:
         return Link(**rows[0]) if rows else None
 
     def get_links(self, slack_user_ids: Iterable[str]) -> dict[str, Link]:
-        """Links of several users in one query, keyed by Slack user ID."""
+        """Links of several users, keyed by Slack user ID (runs before every submission's ack).
+
+        Answered from memory while the links are unchanged: any write through this Store
+        forgets them, and SQLite's data_version tells when another process (the CLI) wrote.
+        """
+        version = self.db.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._links_version or len(self._links) > LINK_CACHE_MAX:
+            self._links.clear()
+            self._links_version = version
         ids = list(dict.fromkeys(slack_user_ids))
-        if not ids:
-            return {}
-        marks = ",".join("?" for _ in ids)
-        # Plain SQL: this runs on every submission, and rows_where re-reads the table's schema.
-        cur = self.db.execute(f"SELECT * FROM links WHERE slack_user_id IN ({marks})", ids)
-        names = [d[0] for d in cur.description]
-        links = [Link(**dict(zip(names, row, strict=True))) for row in cur.fetchall()]
-        return {link.slack_user_id: link for link in links}
+        missing = [i for i in ids if i not in self._links]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            cur = self.db.conn.execute(f"{_LINK_SELECT} WHERE slack_user_id IN ({marks})", missing)
+            found = {row[0]: Link(*row) for row in cur}
+            for i in missing:
+                self._links[i] = found.get(i)
+        return {i: link for i in ids if (link := self._links[i]) is not None}
+
+    def _links_written(self) -> None:
+        """Forget the links read into memory (this connection's own writes)."""
+        self._links.clear()
 
     def list_links(self) -> list[Link]:
         """Every link, ordered by Slack user ID."""
@@ -205,6 +223,7 @@ class Store:
         # Plain SQL: sqlite-utils' upsert and insert introspect the table on every call, which made
         # `links import` of 100,000 rows take 15 s (issue 7's benchmark; the target is < 5 s).
         changes = ", ".join(f"{col} = excluded.{col}" for col in row if col != "slack_user_id")
+        self._links_written()
         self.db.execute(
             f"INSERT INTO links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
             f"ON CONFLICT (slack_user_id) DO UPDATE SET {changes}",
@@ -218,6 +237,7 @@ class Store:
         with self.transaction():
             old = self.get_link(slack_user_id)
             if old is not None:
+                self._links_written()
                 self.db.table("links").delete(slack_user_id)
                 self._audit(slack_user_id, actor, old.provider_id, None, self._now())
         return old
@@ -249,6 +269,7 @@ class Store:
 
     def mark_stale(self, slack_user_id: str, reason: str) -> bool:
         """Flag a link as unusable (STALE_SLACK / STALE_PROVIDER); True when it changed."""
+        self._links_written()
         cur = self.db.execute(
             "UPDATE links SET stale_reason = ?, stale_since = ? "
             "WHERE slack_user_id = ? AND stale_reason IS NOT ?",
@@ -262,6 +283,7 @@ class Store:
         args: list[Any] = [slack_user_id]
         sql += " AND stale_reason = ?" if reason else " AND stale_reason IS NOT NULL"
         args += [reason] if reason else []
+        self._links_written()
         return self.db.execute(sql, args).rowcount == 1
 
     # -- submissions (the outbox) --------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.schema import MIGRATIONS
-from bot.store import Link, Store, Submission
+from bot.store import STALE_PROVIDER, Link, Store, Submission
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
@@ -240,6 +240,45 @@ def test_committed_link_is_visible_to_another_connection(store: Store, db_path: 
         assert other.get_link("UNURSE") is not None
     finally:
         other.close()
+
+
+def test_get_links_sees_every_write_through_the_store(store: Store) -> None:
+    assert store.get_links(["UNURSE"]) == {}  # remembered as not linked
+    store.set_link("UNURSE", PRV_A, actor="a")
+    assert store.get_links(["UNURSE"])["UNURSE"].provider_id == PRV_A
+    store.set_link("UNURSE", PRV_B, actor="a")
+    assert store.get_links(["UNURSE"])["UNURSE"].provider_id == PRV_B
+    assert store.mark_stale("UNURSE", STALE_PROVIDER)
+    assert store.get_links(["UNURSE"])["UNURSE"].stale_reason == STALE_PROVIDER
+    assert store.clear_stale("UNURSE")
+    assert store.get_links(["UNURSE"])["UNURSE"].stale_reason is None
+    store.import_links([("UNURSE", PRV_C)], actor="cli:x")
+    assert store.get_links(["UNURSE"])["UNURSE"].provider_id == PRV_C
+    store.remove_link("UNURSE", actor="a")
+    assert store.get_links(["UNURSE"]) == {}
+
+
+def test_get_links_sees_another_process_writing(store: Store, db_path: Path) -> None:
+    store.set_link("UNURSE", PRV_A, actor="a")
+    assert store.get_links(["UNURSE", "UDOCTOR"]).keys() == {"UNURSE"}
+    cli = Store(db_path)  # `python -m bot links …` while the app runs: another connection
+    try:
+        cli.set_link("UNURSE", PRV_B, actor="cli")
+        cli.set_link("UDOCTOR", PRV_C, actor="cli")
+        found = store.get_links(["UNURSE", "UDOCTOR"])
+        assert (found["UNURSE"].provider_id, found["UDOCTOR"].provider_id) == (PRV_B, PRV_C)
+        cli.remove_link("UDOCTOR", actor="cli")
+        assert store.get_links(["UNURSE", "UDOCTOR"]).keys() == {"UNURSE"}
+    finally:
+        cli.close()
+
+
+def test_get_links_forgets_what_a_rolled_back_transaction_wrote(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_link("UNURSE", PRV_A, actor="a")
+        assert store.get_links(["UNURSE"]).keys() == {"UNURSE"}  # read inside it
+        raise RuntimeError("boom")
+    assert store.get_links(["UNURSE"]) == {}
 
 
 # -- submissions ---------------------------------------------------------------------------
