@@ -83,7 +83,13 @@ class Submission:
 OPEN_STATES = ("pending", "creating", "created")
 
 
-_SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f != "extra"}
+_SUBMISSION_COLUMNS = tuple(f for f in Submission.__dataclass_fields__ if f != "extra")
+_SUBMISSION_FIELDS = frozenset(_SUBMISSION_COLUMNS)
+# Built once: the insert runs before every submission's ack (sqlite3 caches the statement).
+_INSERT_SUBMISSION = (
+    f"INSERT OR IGNORE INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})"
+)
 _LINK_SELECT = f"SELECT {', '.join(Link.__dataclass_fields__)} FROM links"
 # get_links remembers at most this many people (workspaces are smaller; junk IDs are not kept).
 LINK_CACHE_MAX = 50_000
@@ -293,12 +299,7 @@ class Store:
         now = self._now()
         sub.created_at = sub.created_at or now
         sub.updated_at = now
-        row = _submission_row(sub)
-        cur = self.db.execute(
-            f"INSERT OR IGNORE INTO submissions ({', '.join(row)}) "
-            f"VALUES ({', '.join('?' for _ in row)})",
-            list(row.values()),
-        )
+        cur = self.db.conn.execute(_INSERT_SUBMISSION, _submission_values(sub))
         if cur.rowcount == 1:
             return sub, True
         stored = self.get_submission(sub.view_id)
@@ -432,11 +433,12 @@ class Store:
         return int(row[0])
 
 
-def _submission_row(sub: Submission) -> dict[str, Any]:
-    row = {k: getattr(sub, k) for k in _SUBMISSION_FIELDS}
-    row["assignee_user_ids"] = json.dumps(sub.assignee_user_ids)
-    row["assignee_ids"] = json.dumps(sub.assignee_ids)
-    return row
+def _submission_values(sub: Submission) -> list[Any]:
+    """The submission's columns in _SUBMISSION_COLUMNS order, lists as JSON."""
+    return [
+        json.dumps(value) if isinstance(value, list) else value
+        for value in (getattr(sub, column) for column in _SUBMISSION_COLUMNS)
+    ]
 
 
 def _submission_from_row(row: dict[str, Any]) -> Submission:
