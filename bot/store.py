@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -433,12 +434,16 @@ class Store:
         return int(row[0])
 
 
+_submission_columns = operator.attrgetter(*_SUBMISSION_COLUMNS)
+_JSON_COLUMNS = [_SUBMISSION_COLUMNS.index(c) for c in ("assignee_user_ids", "assignee_ids")]
+
+
 def _submission_values(sub: Submission) -> list[Any]:
     """The submission's columns in _SUBMISSION_COLUMNS order, lists as JSON."""
-    return [
-        json.dumps(value) if isinstance(value, list) else value
-        for value in (getattr(sub, column) for column in _SUBMISSION_COLUMNS)
-    ]
+    values = list(_submission_columns(sub))
+    for i in _JSON_COLUMNS:
+        values[i] = json.dumps(values[i])
+    return values
 
 
 def _submission_from_row(row: dict[str, Any]) -> Submission:
