@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
 from bot.admin import AdminCheck, AdminService
+from bot.checkpoint import Checkpointer
 from bot.confirm import Confirmer
 from bot.follower import SyncFollower
 from bot.home import HomeService
@@ -61,10 +62,14 @@ class Bot:
     admin: AdminService | None = None
     follower: SyncFollower | None = None
     people: People | None = None
+    checkpointer: Checkpointer | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
+    _checkpoints: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Take up unfinished submissions; clear expired drafts every hour."""
+        if self.checkpointer is not None:
+            self._checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
         self.outbox.resume()
         if self.follower is not None:
             self.follower.start()  # resumes following task syncs from the database
@@ -85,6 +90,9 @@ class Bot:
             await self.follower.stop()
         await self.outbox.stop(grace)
         await self.maxcare.aclose()
+        if self.checkpointer is not None and self._checkpoints is not None:
+            self.checkpointer.stop()
+            await self._checkpoints
         self.store.close()
 
 
@@ -138,6 +146,7 @@ async def build_bot(
         timeout=aiohttp.ClientTimeout(total=slack.timeout),
     )
     store = Store(settings.database_path)
+    checkpointer = None if str(settings.database_path) == ":memory:" else Checkpointer(store)
     extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,
@@ -216,6 +225,7 @@ async def build_bot(
         admin=admin,
         follower=follower,
         people=people,
+        checkpointer=checkpointer,
     )
 
 
