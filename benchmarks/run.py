@@ -57,6 +57,7 @@ class Config:
     burst_concurrency: int = 200
     lookup_repeat: int = 2000
     import_rows: int = 100_000
+    segments: int = 4  # bot and bare Bolt take turns this many times per level
     profile: bool = False
 
     @classmethod
@@ -69,6 +70,7 @@ class Config:
             burst_window=2.0,
             lookup_repeat=200,
             import_rows=10_000,
+            segments=2,
             **kw,
         )
 
@@ -187,7 +189,7 @@ class Receipts:
 
 
 def ack_phases(cfg: Config, bot: Proc, bare: Proc, fakes: Fakes, out: dict[str, Any]) -> dict:
-    """1-2: ack latency and trigger use, bot and bare Bolt interleaved in two halves per level."""
+    """1-2: ack latency and trigger use, bot and bare Bolt taking turns (cfg.segments per level)."""
     receipts = Receipts(fakes)
     raw: dict[str, dict[str, dict[int, list[float]]]] = {}
     tags = out.setdefault("_tags", Tags())
@@ -199,13 +201,17 @@ def ack_phases(cfg: Config, bot: Proc, bare: Proc, fakes: Fakes, out: dict[str, 
             count = cfg.counts[level]
             per_app: dict[str, list[Sample]] = {"bot": [], "bare": []}
             bad: dict[str, int] = {"bot": 0, "bare": 0}
-            for half in range(2):
+            # ABBA ABBA: each app runs first as often as second, and a spell of load from
+            # elsewhere on a shared machine falls on both apps rather than on one half.
+            for segment in range(cfg.segments):
                 order = (
-                    (("bot", bot), ("bare", bare)) if half == 0 else (("bare", bare), ("bot", bot))
+                    (("bot", bot), ("bare", bare))
+                    if segment % 2 == 0
+                    else (("bare", bare), ("bot", bot))
                 )
                 for name, proc in order:
                     warm = build(max(20, 2 * level), tags())
-                    reqs = build(count // 2, tags())
+                    reqs = build(count // cfg.segments, tags())
                     got = asyncio.run(
                         closed_loop(
                             f"{proc.url}/slack/events", reqs, level, warmup=warm, timeout=600
