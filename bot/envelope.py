@@ -26,11 +26,11 @@ def _optional(check: Check) -> Check:
 
 
 def _list_of(check: Check) -> Check:
-    return lambda value: isinstance(value, list) and all(check(item) for item in value)
+    return lambda value: isinstance(value, list) and all(map(check, value))
 
 
 def _dict_of(check: Check) -> Check:
-    return lambda value: isinstance(value, dict) and all(check(item) for item in value.values())
+    return lambda value: isinstance(value, dict) and all(map(check, value.values()))
 
 
 def _fields(required: Mapping[str, Check], optional: Mapping[str, Check] | None = None) -> Check:
@@ -43,7 +43,10 @@ def _fields(required: Mapping[str, Check], optional: Mapping[str, Check] | None 
         for key, field_ok in required.items():
             if key not in value or not field_ok(value[key]):
                 return False
-        return all(field_ok(value[key]) for key, field_ok in others.items() if key in value)
+        for key, field_ok in others.items():
+            if key in value and not field_ok(value[key]):
+                return False
+        return True
 
     return check
 
