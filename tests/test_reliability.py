@@ -10,6 +10,7 @@ import pytest
 
 from bot.maxcare import MaxCareClient
 from bot.outbox import WAITING_TEXT
+from tests import payloads
 from tests.conftest import DOCTOR, NURSE, Harness
 from tests.fakes import FakeMaxCare
 from tests.reliability_helpers import CHANNEL, new_view_id, note_id, submission
@@ -292,3 +293,63 @@ async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
     assert resp.json()["response_action"] == "errors"
     assert "Cannot be assigned" in resp.json()["errors"]["assignees"]
     assert gone["id"] not in resp.text  # people are named, not IDs
+
+
+# -- acks before background work --------------------------------------------------------------
+
+
+async def _stream_of_requests(h: Harness, seconds: float) -> int:
+    """`/task help` every few milliseconds (each answered at once) for `seconds`."""
+    sent = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        resp = await h.post(payloads.slash_command("help"))
+        assert resp.status_code == 200
+        sent += 1
+        await asyncio.sleep(0.003)
+    return sent
+
+
+async def test_a_submission_waits_while_requests_keep_arriving_then_goes(harness: Harness) -> None:
+    h = harness
+    _link(h)
+    stream = asyncio.create_task(_stream_of_requests(h, 0.6))
+    await asyncio.sleep(0.05)
+    view_id, _ = await _submit(h)
+    await asyncio.sleep(0.3)
+    assert h.maxcare.requests("POST", "/tasks") == []  # held: Slack's requests come first
+    assert h.bot.outbox.busy == 1
+    assert await stream > 20
+    await asyncio.wait_for(h.settle(), 5)
+    _assert_exactly_once(h, view_id)
+
+
+async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness) -> None:
+    h = harness
+    _link(h)
+    stream = asyncio.create_task(_stream_of_requests(h, 3.5))
+    await asyncio.sleep(0.05)
+    acked = time.monotonic()
+    view_id, _ = await _submit(h)
+    while not h.maxcare.requests("POST", "/tasks") and time.monotonic() - acked < 3.0:
+        await asyncio.sleep(0.02)
+    posted = time.monotonic() - acked
+    assert not stream.done()  # requests were still arriving: the deadline released it
+    assert 1.8 <= posted < 3.0
+    await stream
+    await asyncio.wait_for(h.settle(), 5)
+    _assert_exactly_once(h, view_id)
+
+
+async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
+    h = harness
+    _link(h)
+    stream = asyncio.create_task(_stream_of_requests(h, 0.5))
+    await asyncio.sleep(0.05)
+    view_id, _ = await _submit(h)
+    await asyncio.sleep(0.2)
+    assert h.maxcare.requests("POST", "/tasks") == []  # held
+    await h.bot.outbox.stop(grace=5)  # SIGTERM: no more acks to give way to
+    assert len(h.maxcare.requests("POST", "/tasks")) == 1
+    await stream
+    _assert_exactly_once(h, view_id)
