@@ -6,6 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.checkpoint import Checkpointer
 from bot.store import Store, Submission
 
@@ -62,5 +64,24 @@ async def test_stop_ends_the_loop_without_waiting_for_the_interval(tmp_path: Pat
         checkpointer.stop()
         await asyncio.wait_for(runner, 5)
         assert time.monotonic() - started < 2
+    finally:
+        store.close()
+
+
+async def test_a_failed_checkpoint_is_logged_and_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "bot.db")
+    checkpointer = Checkpointer(store, interval=0.02)
+    checkpointer.path = tmp_path / "gone" / "bot.db"  # cannot be opened
+    try:
+        runner = asyncio.create_task(checkpointer.run())
+        await asyncio.sleep(0.2)
+        assert not runner.done()  # still trying
+        checkpointer.stop()
+        await asyncio.wait_for(runner, 5)
+        failures = [r for r in caplog.records if "WAL checkpoint failed" in r.getMessage()]
+        assert len(failures) >= 2 and "OperationalError" in failures[0].getMessage()
+        assert checkpointer.last is None
     finally:
         store.close()
