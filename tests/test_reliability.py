@@ -310,12 +310,19 @@ async def _stream_of_requests(h: Harness, seconds: float) -> int:
     return sent
 
 
+async def _submit_during_stream(h: Harness, seconds: float) -> tuple[asyncio.Task[int], str, float]:
+    """Link, start a stream of requests, submit once it runs: (stream, view ID, time of submit)."""
+    _link(h)
+    stream = asyncio.create_task(_stream_of_requests(h, seconds))
+    await asyncio.sleep(0.05)
+    submitted = time.monotonic()
+    view_id, _ = await _submit(h)
+    return stream, view_id, submitted
+
+
 async def test_a_submission_waits_while_requests_keep_arriving_then_goes(harness: Harness) -> None:
     h = harness
-    _link(h)
-    stream = asyncio.create_task(_stream_of_requests(h, 0.6))
-    await asyncio.sleep(0.05)
-    view_id, _ = await _submit(h)
+    stream, view_id, _ = await _submit_during_stream(h, 0.6)
     await asyncio.sleep(0.3)
     assert h.maxcare.requests("POST", "/tasks") == []  # held: Slack's requests come first
     assert h.bot.outbox.busy == 1
@@ -326,11 +333,7 @@ async def test_a_submission_waits_while_requests_keep_arriving_then_goes(harness
 
 async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness) -> None:
     h = harness
-    _link(h)
-    stream = asyncio.create_task(_stream_of_requests(h, 3.5))
-    await asyncio.sleep(0.05)
-    acked = time.monotonic()
-    view_id, _ = await _submit(h)
+    stream, view_id, acked = await _submit_during_stream(h, 3.5)
     while not h.maxcare.requests("POST", "/tasks") and time.monotonic() - acked < 3.0:
         await asyncio.sleep(0.02)
     posted = time.monotonic() - acked
@@ -343,10 +346,7 @@ async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness
 
 async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
     h = harness
-    _link(h)
-    stream = asyncio.create_task(_stream_of_requests(h, 0.5))
-    await asyncio.sleep(0.05)
-    view_id, _ = await _submit(h)
+    stream, view_id, _ = await _submit_during_stream(h, 0.5)
     await asyncio.sleep(0.2)
     assert h.maxcare.requests("POST", "/tasks") == []  # held
     await h.bot.outbox.stop(grace=5)  # SIGTERM: no more acks to give way to
