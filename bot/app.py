@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from bot.follower import SyncFollower
 from bot.home import HomeService
 from bot.listeners import admin as admin_listeners
 from bot.listeners import home as home_listeners
+from bot.listeners import prompt
 from bot.listeners import status as status_listeners
 from bot.maxcare import MaxCareClient
 from bot.outbox import Outbox
@@ -88,7 +90,9 @@ class Bot:
             task.cancel()
         if self.follower is not None:
             await self.follower.stop()
-        await self.outbox.stop(grace)
+        started = time.monotonic()
+        await prompt.settle(grace)  # replies and modals of requests already answered
+        await self.outbox.stop(max(0.0, grace - (time.monotonic() - started)))
         await self.maxcare.aclose()
         if self.checkpointer is not None and self._checkpoints is not None:
             self.checkpointer.stop()
@@ -180,7 +184,7 @@ async def build_bot(
     app = AsyncApp(
         client=slack,
         signing_secret=signing.get_secret_value() if signing else None,
-        process_before_response=False,
+        process_before_response=True,  # answers go out at ack: listeners/prompt.py
         raise_error_for_unhandled_request=False,
     )
     app.use(OnlyInstalledTeam(team_id, enterprise_id))

@@ -15,6 +15,7 @@ from aiohttp import web
 from hypothesis import settings as hypothesis_settings
 
 from bot.app import Bot, build_bot
+from bot.listeners import prompt
 from bot.server import web_app
 from bot.settings import Settings, load_settings
 from tests import payloads
@@ -96,7 +97,8 @@ class Harness:
         self.bot.store.set_link(user_id, provider["id"], actor="test", provider_name=name)
 
     async def settle(self) -> None:
-        """Wait until the worker has nothing in hand."""
+        """Wait until listeners answered already and the worker have nothing in hand."""
+        await prompt.settle()
         await self.bot.outbox.idle()
 
 

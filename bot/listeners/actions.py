@@ -5,6 +5,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import ids
+from bot.listeners.prompt import answer_at_ack
 from bot.service import TaskService, UserFacingError
 
 
@@ -17,6 +18,7 @@ def register(app: AsyncApp, service: TaskService) -> None:
     """Draft buttons on failure notices."""
 
     @app.action(ids.REOPEN_DRAFT_ACTION)
+    @answer_at_ack
     async def reopen(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user = (body.get("user") or {}).get("id", "")
@@ -30,6 +32,7 @@ def register(app: AsyncApp, service: TaskService) -> None:
             await respond(text="Draft reopened in a form.", replace_original=True)
 
     @app.action(ids.DISMISS_DRAFT_ACTION)
+    @answer_at_ack
     async def dismiss(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user = (body.get("user") or {}).get("id", "")

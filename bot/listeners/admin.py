@@ -11,6 +11,7 @@ from bot import admin_blocks, ids
 from bot.admin import AdminService, bad_provider_text, is_picked_provider, parse_user
 from bot.links_csv import normalize_provider_id
 from bot.listeners.commands import Subcommand
+from bot.listeners.prompt import answer_at_ack
 
 log = logging.getLogger("bot.listeners")
 
@@ -92,6 +93,7 @@ def register(app: AsyncApp, admin: AdminService) -> None:
         await ack(options=await admin.provider_options(str(body.get("value") or "")))
 
     @app.view(ids.LINK_VIEW)
+    @answer_at_ack
     async def link_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
         values = (view.get("state") or {}).get("values") or {}
@@ -116,6 +118,7 @@ def register(app: AsyncApp, admin: AdminService) -> None:
 
     @app.action(ids.LINKS_PREV_ACTION)
     @app.action(ids.LINKS_NEXT_ACTION)
+    @answer_at_ack
     async def links_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user = str((body.get("user") or {}).get("id") or "")

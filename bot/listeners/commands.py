@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.listeners.prompt import answer_at_ack
 from bot.service import TaskService, UserFacingError
 
 # A sub-command handler gets the ack, the command payload, respond, and the text after its word.
@@ -16,6 +17,7 @@ def register(app: AsyncApp, service: TaskService, subcommands: Mapping[str, Subc
     """Answer every slash command routed to the app, so renaming it changes no code."""
 
     @app.command(re.compile(r"^/"))
+    @answer_at_ack
     async def task_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         word, _, rest = str(command.get("text") or "").strip().partition(" ")
         handler = subcommands.get(word.lower())

@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import ids
 from bot.home import HomeService
+from bot.listeners.prompt import answer_at_ack
 from bot.service import TaskService, UserFacingError
 
 
@@ -15,6 +16,7 @@ def register(app: AsyncApp, home: HomeService, service: TaskService) -> None:
     """Publish Home when it is opened; its button opens the same task form as the shortcut."""
 
     @app.event(ids.APP_HOME_OPENED)
+    @answer_at_ack
     async def home_opened(event: dict[str, Any]) -> None:
         # Bolt has already acknowledged the event; the Messages tab needs nothing from us.
         if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
@@ -22,6 +24,7 @@ def register(app: AsyncApp, home: HomeService, service: TaskService) -> None:
         await home.publish(event["user"])
 
     @app.action(ids.HOME_CREATE_TASK_ACTION)
+    @answer_at_ack
     async def create_task(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         try:

@@ -7,6 +7,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
+from bot.listeners.prompt import answer_at_ack
 from bot.service import TaskService, UserFacingError
 
 
@@ -14,6 +15,7 @@ def register(app: AsyncApp, service: TaskService) -> None:
     """Both shortcuts open the same form."""
 
     @app.shortcut(ids.MESSAGE_SHORTCUT)
+    @answer_at_ack
     async def from_message(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         try:
@@ -22,6 +24,7 @@ def register(app: AsyncApp, service: TaskService) -> None:
             await respond(response_type="ephemeral", text=str(exc), replace_original=False)
 
     @app.shortcut(ids.GLOBAL_SHORTCUT)
+    @answer_at_ack
     async def from_anywhere(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         try:

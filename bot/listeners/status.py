@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import blocks, ids, status_blocks
 from bot.listeners.commands import Subcommand
+from bot.listeners.prompt import answer_at_ack
 from bot.maxcare import TASK_ID_RE
 from bot.status import StatusService
 
@@ -50,6 +51,7 @@ def register(app: AsyncApp, status: StatusService) -> None:
     """The buttons on cards and on `/task mine` pages."""
 
     @app.action(ids.REFRESH_TASK_ACTION)
+    @answer_at_ack
     async def refresh(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         _, task_id = _action(body)
@@ -66,6 +68,7 @@ def register(app: AsyncApp, status: StatusService) -> None:
         )
 
     @app.action(ids.MINE_MORE_ACTION)
+    @answer_at_ack
     async def more(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user_id, value = _action(body)
@@ -74,6 +77,7 @@ def register(app: AsyncApp, status: StatusService) -> None:
         await respond(replace_original=True, **page)
 
     @app.action(ids.MINE_REFRESH_ACTION)
+    @answer_at_ack
     async def refresh_row(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user_id, value = _action(body)

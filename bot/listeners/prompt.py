@@ -1,0 +1,86 @@
+"""Answer Slack the moment a listener acks, and let the listener carry on afterwards.
+
+The app runs Bolt with process_before_response=True, so a listener's HTTP answer goes out when
+the listener returns: no task per request and no 10 ms polling for the ack (Bolt's way in its
+default mode, which put a 10 ms floor under every ack and, under load, most of the tail). A
+listener with work after its ack (opening a modal, replying through response_url, publishing
+Home) is decorated with `answer_at_ack`: it runs as a task of its own, and Bolt answers as soon
+as it acks, or as soon as it ends or fails without acking (Bolt's error handler then answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger("bot.listeners")
+
+Listener = Callable[..., Coroutine[Any, Any, None]]
+
+# asyncio keeps only weak references to tasks: these are the listeners still running.
+_running: set[asyncio.Task[None]] = set()
+
+
+def answer_at_ack(listener: Listener) -> Listener:
+    """Run `listener` in its own task; return (so Bolt answers) once it has acked or ended.
+
+    A listener without an `ack` argument (an event: Bolt acks those itself) returns at once.
+    Failures after the answer are logged by type like the app's error handler does; failures
+    before it are raised into Bolt, whose error handler logs them and answers with an error.
+    """
+    takes_ack = "ack" in inspect.signature(listener).parameters
+
+    @functools.wraps(listener)  # Bolt injects arguments by the wrapped listener's names
+    async def run(**kwargs: Any) -> None:
+        answered = asyncio.Event()
+        if takes_ack:
+            ack = kwargs["ack"]
+
+            async def ack_and_answer(*args: Any, **ack_kwargs: Any) -> Any:
+                try:
+                    return await ack(*args, **ack_kwargs)
+                finally:
+                    answered.set()
+
+            kwargs["ack"] = ack_and_answer
+        else:
+            answered.set()
+        task = asyncio.create_task(listener(**kwargs), name=f"listener:{listener.__name__}")
+        _running.add(task)
+        task.add_done_callback(functools.partial(_finished, answered=answered))
+        if answered.is_set():
+            return
+        waiter = asyncio.ensure_future(answered.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            answered.set()  # nobody is waiting any more: a later failure is logged instead
+            raise
+        finally:
+            waiter.cancel()
+        if not answered.is_set():
+            task.result()  # ended without acking: a failure goes to Bolt's error handler
+
+    return run
+
+
+def _finished(task: asyncio.Task[None], *, answered: asyncio.Event) -> None:
+    _running.discard(task)
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None and answered.is_set():  # before the answer, the wrapper raises it
+        # Names only: an exception's text may carry what a person typed.
+        log.error("unhandled %s in a listener after its ack", type(error).__name__)
+
+
+async def settle(timeout: float | None = None) -> None:
+    """Wait for listeners still running after their answer, at most `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    running = [task for task in _running if task.get_loop() is loop]
+    if running:
+        await asyncio.wait(running, timeout=timeout)
