@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks, ids
 from bot.admin_blocks import stale_phrase
 from bot.forms import CHANNEL_ID_RE, Destination, FormInput
+from bot.group_commit import SubmissionWriter
 from bot.store import Store, Submission
 from bot.text import Prefill, parse_command_text, prefill_from_message
 
@@ -59,6 +60,7 @@ class TaskService:
         name_for: Callable[[str], str | None] = lambda _: None,
     ) -> None:
         self.store = store
+        self.writer = SubmissionWriter(store)
         self.slack = slack
         self.enqueue = enqueue
         self.admin_ids = sorted(admin_ids)
@@ -186,7 +188,7 @@ class TaskService:
             response_url=dest.response_url,
             message_key=dest.message_key,
         )
-        stored, inserted = self.store.add_submission(sub)
+        stored, inserted = await self.writer.add(sub)
         if not inserted and stored.state in ("failed", "reopened"):
             # The same modal submitted again after a refusal: the draft was fixed, try anew.
             self.store.update_submission(view_id, **_resubmission(sub))

@@ -297,6 +297,16 @@ class Store:
 
     def add_submission(self, sub: Submission) -> tuple[Submission, bool]:
         """Store a submission unless its view already has one; returns (row, inserted)."""
+        return self.add_submissions([sub])[0]
+
+    def add_submissions(self, subs: Sequence[Submission]) -> list[tuple[Submission, bool]]:
+        """Store several submissions in one transaction (one commit): (row, inserted) each."""
+        if len(subs) == 1:
+            return [self._add_submission(subs[0])]  # autocommit: one statement, one commit
+        with self.transaction():
+            return [self._add_submission(sub) for sub in subs]
+
+    def _add_submission(self, sub: Submission) -> tuple[Submission, bool]:
         now = self._now()
         sub.created_at = sub.created_at or now
         sub.updated_at = now

@@ -66,8 +66,11 @@ def test_targets_and_report_render_from_results() -> None:
     ack_entry = {
         "bot": {"ack_ms": {"p50": 1.0, "p99": 2.0}, "views_open_ms": {"p50": 1.0, "p99": 5.0}},
         "bare": {"ack_ms": {"p50": 1.0, "p99": 2.0}, "views_open_ms": {"p50": 1.0, "p99": 5.0}},
+        "inline": {"ack_ms": {"p50": 0.5, "p99": 1.0}, "views_open_ms": {"p50": 1.0, "p99": 5.0}},
         "ratio_p50": 1.0,
         "ratio_p99": 1.0,
+        "ratio_p50_inline": 2.0,
+        "ratio_p99_inline": 2.0,
     }
     results: dict[str, Any] = {
         "meta": {"config": {"quick": True}},
