@@ -336,6 +336,14 @@ def test_update_submission(store: Store, clock: Clock) -> None:
     assert sub.created_at != sub.updated_at
 
 
+def test_update_submission_refuses_unknown_columns(store: Store) -> None:
+    store.add_submission(submission())
+    with pytest.raises(ValueError, match="not submission columns"):
+        store.update_submission("V1", state="created", colour="red")
+    sub = store.get_submission("V1")
+    assert sub is not None and sub.state == "pending"
+
+
 def test_task_for_message(store: Store, clock: Clock) -> None:
     key = "C0GENERAL:1700000000.000100"
     assert store.task_for_message(key) is None
@@ -370,6 +378,7 @@ def test_record_task_inserts_then_updates(store: Store, clock: Clock) -> None:
     assert task["view_id"] == "V1"
     assert task["message_ts"] == "1700000000.000100"
     assert task["updated_at"] == clock.now.isoformat()
+    assert task["created_at"] == first["created_at"]
     assert store.get_task("tsk_none") is None
 
 
