@@ -2,7 +2,10 @@
 
 `python -m benchmarks.bare_bolt` reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and
 PORT, and serves POST /slack/events and GET /healthz on 127.0.0.1 with aiohttp and Bolt's aiohttp
-adapter, exactly as bot/server.py does (one process, process_before_response=False).
+adapter, as bot/server.py does (one process). By default Bolt is left as it comes
+(process_before_response=False: each listener runs as a task and Bolt polls for its ack every
+10 ms): the floor issue 7 names. `--inline` answers like the bot does (process_before_response=True;
+the modal is opened by a Bolt lazy listener after the answer): the like-for-like reference.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ ONE_FIELD_MODAL: dict[str, Any] = {
 }
 
 
-def bare_app() -> web.Application:
+def bare_app(*, inline: bool = False) -> web.Application:
     """The aiohttp application around a Bolt app with one command and one view listener."""
     client = AsyncWebClient(
         token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"], timeout=10
@@ -44,13 +47,24 @@ def bare_app() -> web.Application:
     bolt = AsyncApp(
         client=client,
         signing_secret=os.environ["SLACK_SIGNING_SECRET"],
-        process_before_response=False,
+        process_before_response=inline,
     )
 
-    @bolt.command(re.compile(r"^/"))
-    async def command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+    async def open_modal(command: dict[str, Any], client: AsyncWebClient) -> None:
         await client.views_open(trigger_id=command["trigger_id"], view=ONE_FIELD_MODAL)
+
+    if inline:
+
+        async def ack_command(ack: AsyncAck) -> None:
+            await ack()
+
+        bolt.command(re.compile(r"^/"))(ack=ack_command, lazy=[open_modal])
+    else:
+
+        @bolt.command(re.compile(r"^/"))
+        async def command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+            await ack()
+            await open_modal(command, client)
 
     @bolt.view(re.compile(r".*"))
     async def submission(ack: AsyncAck) -> None:
@@ -70,13 +84,13 @@ def bare_app() -> web.Application:
     return app
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, *, inline: bool = False) -> None:
     """Serve on 127.0.0.1:port until SIGTERM/SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(bare_app(), access_log=None)
+    runner = web.AppRunner(bare_app(inline=inline), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     await stop.wait()
@@ -86,7 +100,7 @@ async def serve(port: int) -> None:
 def main() -> int:
     """Entry point."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(int(os.environ["PORT"])))
+        asyncio.run(serve(int(os.environ["PORT"]), inline="--inline" in sys.argv[1:]))
     return 0
 
 

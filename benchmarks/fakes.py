@@ -79,7 +79,14 @@ class LatentSlack(FakeSlack):
         app.middlewares.append(self._delay)
         app.router.add_get(BENCH + "receipts", self.receipts.serve)
         app.router.add_get(BENCH + "counts", self._counts)
+        app.router.add_post(BENCH + "arrive", self._arrive)
         return app
+
+    async def _arrive(self, request: web.Request) -> web.Response:
+        """Record when a request got here and answer at once: the delivery floor (phase 3)."""
+        self.receipts.add(time.monotonic(), "arrive", request.query.get("key", ""))
+        await request.read()
+        return web.Response(status=200)
 
     @web.middleware
     async def _delay(self, request: web.Request, handler: Handler) -> web.StreamResponse:

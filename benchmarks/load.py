@@ -78,18 +78,25 @@ async def closed_loop(
 
 
 async def paced(
-    url: str, requests: Sequence[Signed], interval: float, *, timeout: float = 300.0
+    url: str,
+    requests: Sequence[Signed],
+    interval: float,
+    *,
+    timeout: float = 300.0,
+    key_in_query: bool = False,
 ) -> list[Sample]:
-    """POST one request every `interval` seconds, one at a time (for unloaded end-to-end)."""
+    """POST one request every `interval` seconds, one at a time (for unloaded end-to-end);
+    with key_in_query, each to `url?key=<its key>`."""
     samples: list[Sample] = []
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         for key, body, headers in requests:
             if time.monotonic() > deadline:
                 break
+            target = f"{url}?key={key}" if key_in_query else url
             sent = time.monotonic()
             try:
-                async with session.post(url, data=body.encode(), headers=headers) as resp:
+                async with session.post(target, data=body.encode(), headers=headers) as resp:
                     content, status = await resp.read(), resp.status
             except (aiohttp.ClientError, TimeoutError):
                 content, status = b"", -1

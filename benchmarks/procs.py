@@ -160,6 +160,11 @@ class Fakes:
         body = got.json()
         return int(body["next"]), body["items"]
 
+    @property
+    def arrive_url(self) -> str:
+        """Answers at once, recording when each request arrived (key: `?key=`)."""
+        return f"{self.info['slack_base']}/_bench/arrive"
+
     def slack_counts(self) -> dict[str, int]:
         return dict(self.http.get(f"{self.info['slack_base']}/_bench/counts").json())
 

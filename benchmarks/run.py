@@ -143,11 +143,12 @@ def wait_idle(bot: Proc, timeout: float = 300.0) -> bool:
     return wait_until(idle, timeout)
 
 
-def ok_ack(kind: str, sample: Sample) -> bool:
-    """A command acks empty (the form opens after); a submission acks `response_action: update`."""
+def ok_ack(kind: str, sample: Sample, app: str = "bot") -> bool:
+    """A command acks empty (the form opens after); the bot acks a submission with
+    `response_action: update`, the bare apps with an empty body."""
     if sample.status != 200:
         return False
-    if kind == "command":
+    if kind == "command" or app != "bot":
         return sample.body.strip() == b""
     return (
         b'"response_action": "update"' in sample.body
@@ -188,27 +189,30 @@ class Receipts:
 # --- phases ------------------------------------------------------------------------------------
 
 
-def ack_phases(cfg: Config, bot: Proc, bare: Proc, fakes: Fakes, out: dict[str, Any]) -> dict:
-    """1-2: ack latency and trigger use, bot and bare Bolt taking turns (cfg.segments per level)."""
+def ack_phases(cfg: Config, apps: dict[str, Proc], fakes: Fakes, out: dict[str, Any]) -> dict:
+    """1-2: ack latency and trigger use, the apps taking turns (cfg.segments per level).
+
+    apps: "bot", "bare" (Bolt as it comes: the floor the targets compare with) and "inline"
+    (bare Bolt answering at the ack like the bot: the like-for-like reference).
+    """
+    bot = apps["bot"]
     receipts = Receipts(fakes)
     raw: dict[str, dict[str, dict[int, list[float]]]] = {}
     tags = out.setdefault("_tags", Tags())
     table: dict[str, Any] = {}
     for kind, build in (("command", command_requests), ("submission", submission_requests)):
-        raw[kind] = {"bot": {}, "bare": {}}
+        raw[kind] = {name: {} for name in apps}
         table[kind] = {}
         for level in LEVELS:
             count = cfg.counts[level]
-            per_app: dict[str, list[Sample]] = {"bot": [], "bare": []}
-            bad: dict[str, int] = {"bot": 0, "bare": 0}
-            # ABBA ABBA: each app runs first as often as second, and a spell of load from
-            # elsewhere on a shared machine falls on both apps rather than on one half.
+            per_app: dict[str, list[Sample]] = {name: [] for name in apps}
+            bad: dict[str, int] = {name: 0 for name in apps}
+            # Forward, then backward (A B C, C B A, ...): each app runs early as often as late,
+            # and a spell of load from elsewhere on a shared machine falls on all of them.
             for segment in range(cfg.segments):
-                order = (
-                    (("bot", bot), ("bare", bare))
-                    if segment % 2 == 0
-                    else (("bare", bare), ("bot", bot))
-                )
+                order = list(apps.items())
+                if segment % 2:
+                    order.reverse()
                 for name, proc in order:
                     warm = build(max(20, 2 * level), tags())
                     reqs = build(count // cfg.segments, tags())
@@ -217,7 +221,7 @@ def ack_phases(cfg: Config, bot: Proc, bare: Proc, fakes: Fakes, out: dict[str, 
                             f"{proc.url}/slack/events", reqs, level, warmup=warm, timeout=600
                         )
                     )
-                    bad[name] += sum(1 for s in got if not ok_ack(kind, s))
+                    bad[name] += sum(1 for s in got if not ok_ack(kind, s, name))
                     bad[name] += len(reqs) - len(got)
                     per_app[name].extend(got)
                     if kind == "submission" and name == "bot":
@@ -228,7 +232,7 @@ def ack_phases(cfg: Config, bot: Proc, bare: Proc, fakes: Fakes, out: dict[str, 
                         wait_until(lambda k=keys: receipts.has(k), 30, 0.2)  # type: ignore[misc]
             receipts.refresh()
             entry: dict[str, Any] = {}
-            for name in ("bot", "bare"):
+            for name in apps:
                 ms = [s.ms for s in per_app[name]]
                 raw[kind][name][level] = ms
                 entry[name] = {"ack_ms": summary(ms), "bad_acks": bad[name]}
@@ -241,17 +245,19 @@ def ack_phases(cfg: Config, bot: Proc, bare: Proc, fakes: Fakes, out: dict[str, 
                         "chat.postMessage", per_app[name], cfg.maxcare_latency_ms
                     )
                     entry[name]["e2e_overhead_under_load_ms"] = summary(cards)
-            bot_p99 = entry["bot"]["ack_ms"].get("p99", 0)
-            bare_p99 = entry["bare"]["ack_ms"].get("p99", 0)
-            entry["ratio_p50"] = round(
-                entry["bot"]["ack_ms"]["p50"] / entry["bare"]["ack_ms"]["p50"], 2
-            )
-            entry["ratio_p99"] = round(bot_p99 / bare_p99, 2) if bare_p99 else None
+            for name, suffix in (("bare", ""), ("inline", "_inline")):
+                if name not in entry:
+                    continue
+                ref = entry[name]["ack_ms"]
+                for q in ("p50", "p99"):
+                    mine = entry["bot"]["ack_ms"].get(q, 0)
+                    entry[f"ratio_{q}{suffix}"] = round(mine / ref[q], 2) if ref.get(q) else None
             table[kind][level] = entry
             print(
-                f"  {kind:<10} {level:>3} concurrent: bot p50 {entry['bot']['ack_ms']['p50']:7.2f}"
-                f" p99 {bot_p99:7.2f} ms | bare p50 {entry['bare']['ack_ms']['p50']:7.2f}"
-                f" p99 {bare_p99:7.2f} ms | p99 ratio {entry['ratio_p99']}",
+                f"  {kind:<10} {level:>3} concurrent: p99 ms "
+                + " | ".join(f"{name} {entry[name]['ack_ms'].get('p99', 0):7.2f}" for name in apps)
+                + f" | bot/bare {entry['ratio_p99']}"
+                + (f", bot/inline {entry['ratio_p99_inline']}" if "inline" in apps else ""),
                 flush=True,
             )
     out["_raw_ack"] = raw
@@ -259,7 +265,13 @@ def ack_phases(cfg: Config, bot: Proc, bare: Proc, fakes: Fakes, out: dict[str, 
 
 
 def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
-    """3: one submission at a time; card receipt − send − MaxCare's injected latency."""
+    """3: one submission at a time; card receipt − send − MaxCare's injected latency.
+
+    The issue counts from the submission's receipt; a client can only time its send. So the
+    same paced requests then go to a fake that records their arrival and answers at once: the
+    delivery floor (client send → arrival in an idle process on this machine), which the
+    "received → card" figure subtracts (median from median).
+    """
     receipts = Receipts(fakes)
     interval = cfg.maxcare_latency_ms / 1000 + cfg.slack_latency_ms / 1000 * 2 + 0.1
     reqs = submission_requests(cfg.e2e_count, tags())
@@ -267,11 +279,19 @@ def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
     wait_idle(bot, 60)
     receipts.refresh()
     overhead = receipts.delays_ms("chat.postMessage", samples, cfg.maxcare_latency_ms)
+    probes = [(f"arrive-{i}", body, headers) for i, (_, body, headers) in enumerate(reqs)]
+    sent = asyncio.run(paced(fakes.arrive_url, probes, interval, key_in_query=True))
+    receipts.refresh()
+    delivery = receipts.delays_ms("arrive", sent)
+    floor = summary(delivery).get("p50", 0.0)
+    median = summary(overhead).get("p50", 0.0)
     return {
         "submissions": len(samples),
         "cards": len(overhead),
         "injected_ms_subtracted": cfg.maxcare_latency_ms,
         "overhead_ms": summary(overhead),
+        "delivery_floor_ms": summary(delivery),
+        "received_to_card_median_ms": round(median - floor, 2),
         "ack_ms": summary([s.ms for s in samples]),
     }
 
@@ -401,7 +421,7 @@ def run(cfg: Config) -> dict[str, Any]:
             "BIND_HOST": "127.0.0.1",
             "LOG_LEVEL": "INFO",
         }
-        bot_port, bare_port = free_port(), free_port()
+        bot_port, bare_port, inline_port = free_port(), free_port(), free_port()
         bot = Proc(
             "bot",
             bot_command(cfg, "latency"),
@@ -420,22 +440,34 @@ def run(cfg: Config) -> dict[str, Any]:
             bare_port,
             tmp / "bare.log",
         )
-        procs += [bot, bare]
-        print("starting the bot and bare Bolt …", flush=True)
+        inline = Proc(
+            "inline",
+            [sys.executable, "-m", "benchmarks.bare_bolt", "--inline"],
+            clean_env({**base_env, "PORT": str(inline_port)}),
+            ROOT,
+            inline_port,
+            tmp / "inline.log",
+        )
+        procs += [bot, bare, inline]
+        print("starting the bot and bare Bolt (as it comes, and answering inline) …", flush=True)
         footprint: dict[str, Any] = {"startup_seconds": [round(bot.start(), 3)]}
         footprint["bare_startup_seconds"] = round(bare.start(), 3)
+        inline.start()
         time.sleep(1.0)
         footprint["rss_idle_mb"] = bot.rss_mb()
         footprint["bare_rss_idle_mb"] = bare.rss_mb()
 
         print("1-2. ack latency and trigger use …", flush=True)
-        results["ack"] = ack_phases(cfg, bot, bare, fakes, scratch)
+        results["ack"] = ack_phases(
+            cfg, {"bot": bot, "bare": bare, "inline": inline}, fakes, scratch
+        )
         footprint["rss_after_ack_phases_mb"] = bot.rss_mb()
         footprint["bare_rss_after_ack_phases_mb"] = bare.rss_mb()
         tags: Tags = scratch["_tags"]
 
         print("3. end-to-end overhead …", flush=True)
         results["e2e"] = e2e_phase(cfg, bot, fakes, tags)
+        inline.stop()
         bare.stop()
         bot.stop()
 
@@ -514,10 +546,10 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             worst_open < 300,
         ),
         (
-            "end-to-end overhead, median",
-            f"{r['e2e']['overhead_ms']['p50']} ms",
+            "end-to-end overhead, median (received → card)",
+            f"{r['e2e']['received_to_card_median_ms']} ms",
             "≤ 15 ms",
-            r["e2e"]["overhead_ms"]["p50"] <= 15,
+            r["e2e"]["received_to_card_median_ms"] <= 15,
         ),
         (
             "burst drain, fraction of budget",
@@ -596,34 +628,40 @@ def report(r: dict[str, Any]) -> str:
     lines: list[str] = []
     add = lines.append
     add("")
-    add("Ack latency (ms; client send → HTTP answer)")
+    add("Ack latency (ms; client send → HTTP answer). bare: Bolt as it comes (polls for the ack);")
+    add("inline: bare Bolt answering at the ack, like the bot. Ratios: bot / bare, bot / inline.")
     add(
-        f"  {'request':<11}{'conc':>5} {'bot p50':>9}{'bot p99':>9} {'bare p50':>9}{'bare p99':>9}"
-        f" {'p50 ×':>6}{'p99 ×':>6}"
+        f"  {'request':<11}{'conc':>5} {'bot p50':>8}{'p99':>8} {'bare p50':>9}{'p99':>8}"
+        f" {'inline p50':>11}{'p99':>8}  {'p50 ×':>6}{'p99 ×':>6}  {'p50 ×i':>7}{'p99 ×i':>7}"
     )
     for kind in ("command", "submission"):
         for lv in LEVELS:
             e = r["ack"][kind][lv]
+            bot, bare, inl = (e[a]["ack_ms"] for a in ("bot", "bare", "inline"))
             add(
-                f"  {kind:<11}{lv:>5} {e['bot']['ack_ms']['p50']:>9.2f}"
-                f"{e['bot']['ack_ms']['p99']:>9.2f} {e['bare']['ack_ms']['p50']:>9.2f}"
-                f"{e['bare']['ack_ms']['p99']:>9.2f}"
-                f" {e['ratio_p50']:>6.2f}{e['ratio_p99']:>6.2f}"
+                f"  {kind:<11}{lv:>5} {bot['p50']:>8.2f}{bot['p99']:>8.2f} {bare['p50']:>9.2f}"
+                f"{bare['p99']:>8.2f} {inl['p50']:>11.2f}{inl['p99']:>8.2f}"
+                f"  {e['ratio_p50']:>6.2f}{e['ratio_p99']:>6.2f}"
+                f"  {e['ratio_p50_inline']:>7.2f}{e['ratio_p99_inline']:>7.2f}"
             )
-    add("Trigger use: command sent → views.open received (ms)")
+    add("Trigger use: command sent → views.open received, p50 / p99 (ms)")
     for lv in LEVELS:
         e = r["ack"]["command"][lv]
         add(
-            f"  {lv:>3} concurrent: bot p50 {e['bot']['views_open_ms']['p50']:.2f} "
-            f"p99 {e['bot']['views_open_ms']['p99']:.2f} | bare p50 "
-            f"{e['bare']['views_open_ms']['p50']:.2f} p99 {e['bare']['views_open_ms']['p99']:.2f}"
+            f"  {lv:>3} concurrent: "
+            + " | ".join(
+                f"{a} {e[a]['views_open_ms']['p50']:.2f} / {e[a]['views_open_ms']['p99']:.2f}"
+                for a in ("bot", "bare", "inline")
+            )
         )
     e2e = r["e2e"]
     add(
         f"End-to-end overhead (submission sent → card received − "
         f"{e2e['injected_ms_subtracted']:g} ms MaxCare latency): median "
         f"{e2e['overhead_ms']['p50']} ms, p99 {e2e['overhead_ms']['p99']} ms"
-        f" ({e2e['cards']}/{e2e['submissions']} cards)"
+        f" ({e2e['cards']}/{e2e['submissions']} cards); delivery floor (send → arrival in an"
+        f" idle fake) median {e2e['delivery_floor_ms'].get('p50')} ms; received → card median"
+        f" {e2e['received_to_card_median_ms']} ms"
     )
     b = r["burst"]
     add(

@@ -77,6 +77,8 @@ def test_targets_and_report_render_from_results() -> None:
         "ack": {k: {lv: ack_entry for lv in run.LEVELS} for k in ("command", "submission")},
         "e2e": {
             "overhead_ms": {"p50": 3.0, "p99": 4.0},
+            "delivery_floor_ms": {"p50": 1.0},
+            "received_to_card_median_ms": 2.0,
             "injected_ms_subtracted": 50,
             "cards": 1,
             "submissions": 1,
@@ -114,3 +116,6 @@ def test_targets_and_report_render_from_results() -> None:
     results["targets"] = run.targets(results)
     assert {t["result"] for t in results["targets"]} == {"PASS"}
     assert "PASS" in run.report(results)
+    results["e2e"]["received_to_card_median_ms"] = 15.5
+    missed = [t["target"] for t in run.targets(results) if t["result"] == "MISS"]
+    assert missed == ["end-to-end overhead, median (received → card)"]
