@@ -193,7 +193,12 @@ async def build_bot(
     )
     cards = TaskCards(store=store)
     follower = SyncFollower(
-        store=store, maxcare=maxcare, slack=slack, cards=cards, follow_seconds=follow_seconds
+        store=store,
+        maxcare=maxcare,
+        slack=slack,
+        cards=cards,
+        follow_seconds=follow_seconds,
+        foreground=outbox.foreground,
     )
     outbox.card_posted = follower.card_posted
     status = StatusService(store=store, maxcare=maxcare, slack=slack, cards=cards)

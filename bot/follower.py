@@ -4,7 +4,8 @@ MaxCare has no webhooks, so while a task's `syncStatus` is not `synced` the app 
 `GET /v4/tasks/{id}`: first after `first_delay` seconds, then doubling up to `max_delay`, for at
 most `follow_seconds`. The schedule lives in the `tasks` table (`follow_until`, `next_check_at`,
 `follow_checks`), so a restart resumes it. A round is skipped while MaxCare's rate budget is
-spent, so following never delays task creation.
+spent, so following never delays task creation, and checks wait (at most FOLLOW_MAX_WAIT
+seconds per round) while Slack requests keep arriving, so they never delay an ack either.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.foreground import Foreground
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task
 from bot.status import TaskCards
 from bot.status_blocks import FOLLOWING_NOTE, stopped_note
@@ -29,6 +31,7 @@ log = logging.getLogger("bot.follower")
 # Slack errors meaning the card is gone or out of reach: following it further is pointless.
 CARD_GONE = {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
 IDLE_SECONDS = 3600.0  # nothing followed: sleep until woken by follow()
+FOLLOW_MAX_WAIT = 10.0  # a round's checks wait for acks at most this long (delayed, not starved)
 
 
 class SyncFollower:
@@ -45,6 +48,7 @@ class SyncFollower:
         first_delay: float = 10.0,
         max_delay: float = 300.0,
         batch: int = 20,
+        foreground: Foreground | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -54,6 +58,7 @@ class SyncFollower:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.batch = batch
+        self.foreground = foreground or Foreground()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -116,7 +121,9 @@ class SyncFollower:
     async def _round(self) -> float:
         """Check every due task; returns how long to sleep before the next round."""
         due = self.store.due_follows(self.store.clock().isoformat(), limit=self.batch)
+        not_after = self.foreground.deadline(FOLLOW_MAX_WAIT)
         for row in due:
+            await self.foreground.give_way(not_after)  # acks first
             budget_wait = self.maxcare.budget_wait_seconds()
             if budget_wait > 0:
                 # Task creation needs the budget more: skip this round, try again later.

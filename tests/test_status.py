@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot import follower as follower_module
 from bot import ids
 from bot.app import build_bot
 from bot.settings import Settings
@@ -169,6 +170,26 @@ async def test_follower_waits_while_the_budget_is_spent(
 
     monkeypatch.undo()
     await wait_for_update(h, "Synced to EHR", timeout=5)
+
+
+async def test_follower_checks_give_way_to_slack_requests_but_are_not_starved(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follower_module, "FOLLOW_MAX_WAIT", 0.8)
+    h.maxcare.default_sync_status = "pending"
+    foreground = h.bot.outbox.foreground
+    await create_task(h)
+    foreground.enter()
+    foreground.enter()  # two requests in hand: the app is busy answering Slack
+    try:
+        started = time.monotonic()
+        await wait_until(lambda: time.monotonic() - started > 0.4)
+        assert h.maxcare.requests("GET") == []  # due checks wait behind the acks...
+        await wait_until(lambda: bool(h.maxcare.requests("GET")), timeout=3)
+        assert time.monotonic() - started < 2.5  # ...but only up to FOLLOW_MAX_WAIT a round
+    finally:
+        foreground.leave()
+        foreground.leave()
 
 
 async def test_follower_resumes_after_a_restart(h: Harness, settings: Settings) -> None:
