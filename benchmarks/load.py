@@ -40,15 +40,20 @@ async def closed_loop(
     """POST every request with `concurrency` in flight (keep-alive connections, 10 s each).
 
     `warmup` goes first on the same connections and is not returned: opening `concurrency`
-    connections at once would otherwise put connection set-up (and a listen backlog) in the figures.
+    connections at once would otherwise put connection set-up (and a listen backlog) in the
+    figures. The workers run straight on from the warm-up into the measured requests, so the
+    load is steady throughout: stopping in between would drain the server and then send
+    `concurrency` requests in the same instant, a burst the figures would then measure instead.
     """
     samples: list[Sample] = []
-    queue = iter(requests)
+    first_measured = len(warmup)
+    # One iterator shared by every worker: each request goes to one of them, in order.
+    queue = iter(enumerate([*warmup, *requests]))
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
     client_timeout = aiohttp.ClientTimeout(total=10)
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        for key, body, headers in queue:  # the iterator is shared: each item goes to one worker
+        for index, (key, body, headers) in queue:
             sent = time.monotonic()
             try:
                 async with session.post(url, data=body.encode(), headers=headers) as resp:
@@ -56,9 +61,10 @@ async def closed_loop(
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError):
                 content, status = b"", -1
-            samples.append(Sample(key, sent, time.monotonic(), status, content))
+            if index >= first_measured:
+                samples.append(Sample(key, sent, time.monotonic(), status, content))
 
-    async def run(session: aiohttp.ClientSession) -> None:
+    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
         workers = [asyncio.create_task(worker(session)) for _ in range(concurrency)]
         try:
             await asyncio.wait_for(asyncio.gather(*workers), timeout)
@@ -66,14 +72,6 @@ async def closed_loop(
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-
-    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
-        if warmup:
-            queue = iter(warmup)
-            await run(session)
-            samples.clear()
-            queue = iter(requests)
-        await run(session)
     return samples
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
-from benchmarks import mapping, run
+from benchmarks import load, mapping, run
+from benchmarks.load import Signed
 from benchmarks.stats import percentile, summary
 from bot.store import Store
 
@@ -119,3 +122,40 @@ def test_targets_and_report_render_from_results() -> None:
     results["e2e"]["received_to_card_median_ms"] = 15.5
     missed = [t["target"] for t in run.targets(results) if t["result"] == "MISS"]
     assert missed == ["end-to-end overhead, median (received → card)"]
+
+
+async def test_closed_loop_runs_from_the_warm_up_into_the_measured_requests() -> None:
+    """The load stays steady: measured requests start while warm-up ones are still in flight."""
+    in_flight: set[str] = set()
+    seen: list[tuple[str, frozenset[str]]] = []  # (key on arrival, keys in flight then)
+    most = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal most
+        key = await request.text()  # each request's body is its key
+        seen.append((key, frozenset(in_flight)))
+        in_flight.add(key)
+        most = max(most, len(in_flight))
+        await asyncio.sleep(0.002 * (1 + int(key[1:]) % 5))  # uneven: requests end one by one
+        in_flight.discard(key)
+        return web.Response(text=key)
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        warm: list[Signed] = [(f"w{i}", f"w{i}", {}) for i in range(8)]
+        measured: list[Signed] = [(f"m{i}", f"m{i}", {}) for i in range(20)]
+        url = f"http://127.0.0.1:{port}/"
+        samples = await load.closed_loop(url, measured, 4, warmup=warm, timeout=30)
+    finally:
+        await runner.cleanup()
+    assert sorted(s.key for s in samples) == sorted(k for k, _, _ in measured)
+    assert all(s.status == 200 and s.body == s.key.encode() for s in samples)
+    assert most == 4
+    first = next(flying for key, flying in seen if key.startswith("m"))
+    assert any(key.startswith("w") for key in first), "the server was drained before measuring"

@@ -77,6 +77,47 @@ async def test_a_failure_after_the_ack_is_logged_by_type_only(
     assert "Smith" not in caplog.text
 
 
+async def test_a_request_given_up_before_the_ack_leaves_a_later_failure_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    go_on = asyncio.Event()
+
+    @answer_at_ack
+    async def listener(ack: Any) -> None:
+        await go_on.wait()
+        raise RuntimeError("after the request was gone")
+
+    waiting = asyncio.create_task(listener(ack=Ack()))
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # e.g. the server shutting down while the listener is still at work
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    go_on.set()
+    with caplog.at_level(logging.ERROR, logger="bot.listeners"):
+        await prompt.settle(1.0)
+    assert "unhandled RuntimeError in a listener after its ack" in caplog.text
+
+
+async def test_the_request_wakes_one_loop_turn_after_the_ack() -> None:
+    turns: list[str] = []
+
+    @answer_at_ack
+    async def listener(ack: Any) -> None:
+        await ack()
+        for _ in range(5):  # the listener keeps the loop busy after its ack
+            turns.append("listener")
+            await asyncio.sleep(0)
+
+    async def request() -> None:
+        await listener(ack=Ack())
+        turns.append("answered")
+
+    await request()
+    await prompt.settle(1.0)
+    # Acked in the listener's first turn; the request runs in the next one, not three later.
+    assert turns.index("answered") == 1, turns
+
+
 async def test_an_event_listener_without_ack_returns_at_once() -> None:
     go_on = asyncio.Event()
     seen: list[str] = []
