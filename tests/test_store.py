@@ -273,6 +273,33 @@ def test_get_links_sees_another_process_writing(store: Store, db_path: Path) -> 
         cli.close()
 
 
+def test_get_link_sees_another_process_writing(store: Store, db_path: Path) -> None:
+    assert store.get_link("UNURSE") is None  # remembered as not linked
+    cli = Store(db_path)
+    try:
+        cli.set_link("UNURSE", PRV_A, actor="cli")
+        link = store.get_link("UNURSE")
+        assert link is not None and link.provider_id == PRV_A
+        cli.remove_link("UNURSE", actor="cli")
+        assert store.get_link("UNURSE") is None
+    finally:
+        cli.close()
+
+
+def test_a_write_returns_the_link_the_database_had(store: Store, db_path: Path) -> None:
+    store.set_link("UNURSE", PRV_A, actor="a")
+    assert store.get_link("UNURSE") is not None  # now in memory
+    cli = Store(db_path)
+    try:
+        cli.set_link("UNURSE", PRV_B, actor="cli")
+    finally:
+        cli.close()
+    old = store.set_link("UNURSE", PRV_C, actor="a")
+    assert old is not None and old.provider_id == PRV_B  # read inside the write, not remembered
+    events = store.link_events("UNURSE")
+    assert (events[-1].old_provider_id, events[-1].new_provider_id) == (PRV_B, PRV_C)
+
+
 def test_get_links_forgets_what_a_rolled_back_transaction_wrote(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction():
         store.set_link("UNURSE", PRV_A, actor="a")
