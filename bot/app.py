@@ -179,6 +179,7 @@ async def build_bot(
         bot_user_id=bot_user_id,
         response_url_ok=response_url_checker(settings),
         name_for=people.name,
+        busy=lambda: outbox.foreground.busy,  # Slack requests in hand: group their commits
     )
     signing = settings.slack_signing_secret
     app = AsyncApp(

@@ -101,6 +101,10 @@ class Outbox:
         """Take on one submission unless it is already in hand; it starts when acks allow."""
         if not self._accepting or view_id in self._running or view_id in self._held:
             return
+        if not self._held and self.foreground.quiet:
+            # Nothing to give way to and nothing ahead of it: start now, not one task later.
+            self._start(view_id, self.foreground.deadline())
+            return
         # Called before the ack is sent: no task per submission here, just a note of it.
         self._held[view_id] = self.foreground.deadline()
         if self._releaser is None:

@@ -58,9 +58,10 @@ class TaskService:
         bot_user_id: str | None,
         response_url_ok: Callable[[str], bool],
         name_for: Callable[[str], str | None] = lambda _: None,
+        busy: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store
-        self.writer = SubmissionWriter(store)
+        self.writer = SubmissionWriter(store, busy=busy)
         self.slack = slack
         self.enqueue = enqueue
         self.admin_ids = sorted(admin_ids)

@@ -93,3 +93,19 @@ async def test_a_submitter_cancelled_while_waiting_leaves_its_row_for_resume(
     assert waiting.cancelled()
     (row,) = store.open_submissions()  # stored: the worker takes it up at the next start
     assert row.view_id == "V1"
+
+
+def test_a_submission_alone_is_written_without_waiting_for_a_turn(store: CountingStore) -> None:
+    writer = SubmissionWriter(store, busy=lambda: False)
+    adding = writer.add(submission("V1"))
+    with pytest.raises(StopIteration) as finished:
+        adding.send(None)  # runs to its end without once giving the event loop a turn
+    row, inserted = finished.value.value
+    assert (row.view_id, inserted) == ("V1", True) and store.groups == [1]
+
+
+async def test_a_submission_joins_a_group_already_waiting(store: CountingStore) -> None:
+    answers = iter([True])  # busy when the first arrives, quiet from then on
+    writer = SubmissionWriter(store, busy=lambda: next(answers, False))
+    await asyncio.gather(writer.add(submission("V1")), writer.add(submission("V2")))
+    assert store.groups == [2]  # the second did not write alone ahead of the first's group

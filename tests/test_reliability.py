@@ -331,6 +331,15 @@ async def test_a_submission_waits_while_requests_keep_arriving_then_goes(harness
     _assert_exactly_once(h, view_id)
 
 
+async def test_a_submission_on_a_quiet_app_starts_at_its_ack(harness: Harness) -> None:
+    h = harness
+    _link(h)
+    view_id, _ = await _submit(h)
+    assert view_id in h.bot.outbox._running and not h.bot.outbox._held  # not held, not queued
+    await asyncio.wait_for(h.settle(), 5)
+    _assert_exactly_once(h, view_id)
+
+
 async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness) -> None:
     h = harness
     stream, view_id, acked = await _submit_during_stream(h, 3.5)
