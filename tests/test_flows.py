@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.app import SLACK_KEEPALIVE_SECONDS
 from bot.text import TRUNCATION_MARKER
 from tests import payloads
 from tests.conftest import ADMIN, DOCTOR, NURSE, Harness
@@ -180,6 +181,16 @@ async def test_command_with_a_dashed_uuid_prefills_the_nte_form(h: Harness) -> N
 
 
 # -- 4-5: submitting ----------------------------------------------------------------------
+
+
+async def test_slack_calls_share_one_pool_kept_warm_between_bursts(h: Harness) -> None:
+    await h.post(payloads.slash_command(""))
+    await h.post(payloads.slash_command(""))
+    await h.settle()
+    connector = h.bot.slack.session.connector if h.bot.slack.session else None
+    assert connector is not None and connector.limit == 0  # a views.open never queues
+    assert connector._keepalive_timeout == SLACK_KEEPALIVE_SECONDS == 60.0  # not aiohttp's 15 s
+    assert len(h.slack.calls("views.open")) == 2
 
 
 async def test_full_submit_creates_the_task_and_posts_the_card(h: Harness) -> None:
