@@ -101,27 +101,29 @@ class Outbox:
         """Take on one submission unless it is already in hand; it starts when acks allow."""
         if not self._accepting or view_id in self._running or view_id in self._held:
             return
-        if not self._held and self.foreground.quiet:
-            # Nothing to give way to and nothing ahead of it: start now, not one task later.
-            self._start(view_id, self.foreground.deadline())
-            return
-        # Called before the ack is sent: no task per submission here, just a note of it.
+        # Called before the ack is sent. Held while Slack requests keep arriving; with nothing
+        # to give way to it starts now, not one task (one turn of the loop) later.
         self._held[view_id] = self.foreground.deadline()
-        if self._releaser is None:
+        self._start_ready()
+        if self._held and self._releaser is None:
             self._releaser = asyncio.create_task(self._release_held(), name="outbox:release")
+
+    def _start_ready(self) -> None:
+        """Start held work, in order, while Slack requests are quiet or its wait is up."""
+        quiet = self.foreground.quiet
+        now = self.foreground.clock() + 0.001  # timers may fire a hair early
+        for view_id, not_after in list(self._held.items()):
+            if not (quiet or not_after <= now):
+                break  # deadlines are in order of arrival
+            del self._held[view_id]
+            self._start(view_id, not_after)
 
     async def _release_held(self) -> None:
         """Start held work once Slack requests quiet down, or once its wait is up (in order)."""
         try:
             while self._held:
                 await self.foreground.give_way(next(iter(self._held.values())))
-                quiet = self.foreground.quiet
-                now = self.foreground.clock() + 0.001  # timers may fire a hair early
-                for view_id, not_after in list(self._held.items()):
-                    if not (quiet or not_after <= now):
-                        break  # deadlines are in order of arrival
-                    del self._held[view_id]
-                    self._start(view_id, not_after)
+                self._start_ready()
         finally:
             self._releaser = None
 
