@@ -25,6 +25,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data)
 
 
+# slack_sdk's clients test their logger's own level (`logger.level <= DEBUG`), not the level
+# it inherits, before formatting each request and response for a debug line: left unset, every
+# API call renders the whole view or card (task notes included) twice, about 70 µs of a /task
+# command's 800 under the issue-7 load, and the logging module then drops both lines.
+SLACK_CLIENTS = ("slack_sdk.web.async_base_client", "slack_sdk.web.base_client")
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Configure the root logger once; quiet libraries that log URLs or payloads."""
     handler = logging.StreamHandler(sys.stderr)
@@ -36,5 +43,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # These log full request URLs and bodies at DEBUG/INFO (search terms, task text).
-    for noisy in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for noisy in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "aiohttp.access", *SLACK_CLIENTS):
+        logging.getLogger(noisy).setLevel(quiet)
+
