@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,18 @@ async def test_closed_loop_runs_from_the_warm_up_into_the_measured_requests() ->
     assert most == 4
     first = next(flying for key, flying in seen if key.startswith("m"))
     assert any(key.startswith("w") for key in first), "the server was drained before measuring"
+
+
+def test_fakes_freeze_what_survives_a_full_collection() -> None:
+    from benchmarks.fakes import _freeze_after_full_collection
+
+    gc.unfreeze()
+    try:
+        _freeze_after_full_collection("stop", {"generation": 1})
+        assert gc.get_freeze_count() == 0, "young collections leave the heap as it is"
+        _freeze_after_full_collection("start", {"generation": 2})
+        assert gc.get_freeze_count() == 0, "nothing happens before the collection"
+        _freeze_after_full_collection("stop", {"generation": 2})
+        assert gc.get_freeze_count() > 1000, "the survivors are out of later collections"
+    finally:
+        gc.unfreeze()
