@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import gc
 import json
 import signal
 import sys
@@ -29,6 +28,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from benchmarks.heap import keep_history_out_of_collections
 from tests.fakes import FakeMaxCare, FakeSlack
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -168,18 +168,6 @@ class LatentMaxCare(FakeMaxCare):
         )
 
 
-def _freeze_after_full_collection(phase: str, info: dict[str, int]) -> None:
-    """Keep what survived a full collection out of the next ones (gc.freeze).
-
-    The fakes keep every call and view they were sent, so their heap only grows, and each full
-    collection walked all of it: 100–240 ms pauses every 2 s or so under the ack load, during
-    which the fake Slack read nothing, so the views.open receipts of every app (bot and bare
-    alike) landed late in clusters. Frozen, each full collection walks only what came since.
-    """
-    if phase == "stop" and info["generation"] == 2:
-        gc.freeze()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Serve both fakes until standard input closes, SIGTERM, or --max-seconds."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.fakes")
@@ -187,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--maxcare-latency-ms", type=float, default=0.0)
     p.add_argument("--max-seconds", type=float, default=3600.0)
     args = p.parse_args(argv)
-    gc.callbacks.append(_freeze_after_full_collection)
+    keep_history_out_of_collections()
     slack = LatentSlack(args.slack_latency_ms / 1000)
     maxcare = LatentMaxCare(args.maxcare_latency_ms / 1000)
     done = threading.Event()

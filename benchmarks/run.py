@@ -29,6 +29,7 @@ from typing import Any
 
 from benchmarks import mapping
 from benchmarks.chart import draw_ack_chart
+from benchmarks.heap import keep_history_out_of_collections
 from benchmarks.load import Sample, Signed, closed_loop, paced
 from benchmarks.procs import ROOT, Fakes, Proc, clean_env, free_port
 from benchmarks.stats import summary
@@ -722,6 +723,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile": args.profile,
     }
     cfg = Config.quick_mode(**kw) if args.quick else Config(**kw)
+    keep_history_out_of_collections()
     results = run(cfg)
     print(report(results))
     text = json.dumps(results, indent=2, default=str)

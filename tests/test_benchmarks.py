@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from benchmarks import load, mapping, run
+from benchmarks import heap, load, mapping, run
 from benchmarks.load import Signed
 from benchmarks.stats import percentile, summary
 from bot.store import Store
@@ -163,15 +163,13 @@ async def test_closed_loop_runs_from_the_warm_up_into_the_measured_requests() ->
 
 
 def test_fakes_freeze_what_survives_a_full_collection() -> None:
-    from benchmarks.fakes import _freeze_after_full_collection
-
     gc.unfreeze()
     try:
-        _freeze_after_full_collection("stop", {"generation": 1})
+        heap.freeze_after_full_collection("stop", {"generation": 1})
         assert gc.get_freeze_count() == 0, "young collections leave the heap as it is"
-        _freeze_after_full_collection("start", {"generation": 2})
+        heap.freeze_after_full_collection("start", {"generation": 2})
         assert gc.get_freeze_count() == 0, "nothing happens before the collection"
-        _freeze_after_full_collection("stop", {"generation": 2})
+        heap.freeze_after_full_collection("stop", {"generation": 2})
         assert gc.get_freeze_count() > 1000, "the survivors are out of later collections"
     finally:
         gc.unfreeze()
