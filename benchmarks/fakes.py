@@ -130,10 +130,13 @@ class LatentMaxCare(FakeMaxCare):
     async def _delay(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(BENCH):
             return await handler(request)
-        self.receipts.add(time.monotonic(), "maxcare", f"{request.method} {request.path}")
+        key = f"{request.method} {request.path}"
+        self.receipts.add(time.monotonic(), "maxcare", key)
         response = await handler(request)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        # Arrival to here is the time the request spent inside "MaxCare": phase 3 subtracts it.
+        self.receipts.add(time.monotonic(), "maxcare-answer", key)
         return response
 
     async def _config(self, request: web.Request) -> web.Response:

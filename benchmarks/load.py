@@ -76,22 +76,23 @@ async def closed_loop(
 
 
 async def paced(
-    url: str,
+    url: str | Sequence[str],
     requests: Sequence[Signed],
     interval: float,
     *,
     timeout: float = 300.0,
-    key_in_query: bool = False,
 ) -> list[Sample]:
-    """POST one request every `interval` seconds, one at a time (for unloaded end-to-end);
-    with key_in_query, each to `url?key=<its key>`."""
+    """POST one request every `interval` seconds, one at a time (for unloaded end-to-end).
+
+    `url` may be one per request: the single session keeps a keep-alive connection to each.
+    """
+    urls = [url] * len(requests) if isinstance(url, str) else list(url)
     samples: list[Sample] = []
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        for key, body, headers in requests:
+        for target, (key, body, headers) in zip(urls, requests, strict=True):
             if time.monotonic() > deadline:
                 break
-            target = f"{url}?key={key}" if key_in_query else url
             sent = time.monotonic()
             try:
                 async with session.post(target, data=body.encode(), headers=headers) as resp:

@@ -83,7 +83,8 @@ def test_targets_and_report_render_from_results() -> None:
             "overhead_ms": {"p50": 3.0, "p99": 4.0},
             "delivery_floor_ms": {"p50": 1.0},
             "received_to_card_median_ms": 2.0,
-            "injected_ms_subtracted": 50,
+            "injected_ms": 50,
+            "maxcare_held_ms": {"p50": 51.0},
             "cards": 1,
             "submissions": 1,
         },
@@ -173,3 +174,17 @@ def test_fakes_freeze_what_survives_a_full_collection() -> None:
         assert gc.get_freeze_count() > 1000, "the survivors are out of later collections"
     finally:
         gc.unfreeze()
+
+
+def test_maxcare_holds_pair_each_arrival_with_its_answer() -> None:
+    items = [
+        [1.0, "maxcare", "POST /v4/tasks"],
+        [1.01, "maxcare", "GET /v4/tasks/t1"],
+        [1.02, "maxcare-answer", "GET /v4/tasks/t1"],
+        [1.06, "maxcare-answer", "POST /v4/tasks"],
+        [2.0, "maxcare", "POST /v4/tasks"],
+        [2.05, "maxcare-answer", "POST /v4/tasks"],
+        [3.0, "maxcare", "POST /v4/tasks"],  # still held when the receipts were read
+    ]
+    holds = run.maxcare_holds(items, "POST /v4/tasks")
+    assert [(a, b) for a, b in holds] == [(1.0, 1.06), (2.0, 2.05)]
