@@ -319,6 +319,11 @@ def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
     }
 
 
+def maxcare_arrivals(items: list[list[Any]]) -> list[float]:
+    """When each request reached the fake MaxCare, sorted (not when it was answered)."""
+    return sorted(t for t, kind, _ in items if kind == "maxcare")
+
+
 def maxcare_holds(items: list[list[Any]], key: str) -> list[tuple[float, float]]:
     """(arrival, answer) times of each `key` request the fake MaxCare answered, in order."""
     arrivals: collections.deque[float] = collections.deque()
@@ -358,7 +363,7 @@ def burst_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
     drained_seconds = time.monotonic() - started
     receipts.refresh()
     _, mc = fakes.maxcare_receipts(mc_next)
-    times = sorted(t for t, _, _ in mc)
+    times = maxcare_arrivals(mc)
     stats = fakes.maxcare_stats(prefix)
     cards = collections.Counter(
         s.key for s in accepted if receipts.count[("chat.postMessage", s.key)] > 0

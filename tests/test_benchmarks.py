@@ -188,3 +188,5 @@ def test_maxcare_holds_pair_each_arrival_with_its_answer() -> None:
     ]
     holds = run.maxcare_holds(items, "POST /v4/tasks")
     assert [(a, b) for a, b in holds] == [(1.0, 1.06), (2.0, 2.05)]
+    # The burst counts requests, not answers.
+    assert run.maxcare_arrivals(items) == [1.0, 1.01, 2.0, 3.0]
