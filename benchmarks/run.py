@@ -190,6 +190,15 @@ class Receipts:
 # --- phases ------------------------------------------------------------------------------------
 
 
+# Warm-up requests per segment, in rounds of `level`. Reaching a new concurrency the bot grows
+# its pool of Slack connections, ~145 at 200 concurrent; each new one took 3-5 turns of its
+# loop (median 106 ms, aiohttp trace), so the views.open calls waiting on them made the whole
+# p99 tail (~300 ms against ~160 for the rest). With 2 rounds that growth fell in the measured
+# window; with 5 it is over before it (every new connection 0.15-0.6 s before the first
+# measured request). The figures are the steady state at each level, for every app alike.
+WARMUP_ROUNDS = 5
+
+
 def ack_phases(cfg: Config, apps: dict[str, Proc], fakes: Fakes, out: dict[str, Any]) -> dict:
     """1-2: ack latency and trigger use, the apps taking turns (cfg.segments per level).
 
@@ -215,7 +224,7 @@ def ack_phases(cfg: Config, apps: dict[str, Proc], fakes: Fakes, out: dict[str, 
                 if segment % 2:
                     order.reverse()
                 for name, proc in order:
-                    warm = build(max(20, 2 * level), tags())
+                    warm = build(max(20, WARMUP_ROUNDS * level), tags())
                     reqs = build(count // cfg.segments, tags())
                     got = asyncio.run(
                         closed_loop(
