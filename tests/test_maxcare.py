@@ -35,6 +35,7 @@ from bot.maxcare import (
     Unauthorized,
     normalize_id,
 )
+from tests.fakes import FakeMaxCare
 
 KEY = "max_prd_ak_T0PS3CRETkey0123456789"
 ORG = "org_7e2c8cfeb7a94deb986de7012589e72b"
@@ -564,3 +565,31 @@ async def test_secrets_absent_from_errors_and_logs(caplog: pytest.LogCaptureFixt
     for record in caplog.records:
         dump = record.getMessage() + repr(record.__dict__)
         assert KEY not in dump and PATIENT_TEXT not in dump
+
+
+async def test_a_real_request_tries_no_failing_import(
+    maxcare: FakeMaxCare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpcore and anyio look up the event loop library on every lock and event; a missing
+    module would be searched for on sys.path each time (sniffio is a dependency for this)."""
+    import builtins
+
+    failed: list[str] = []
+    real_import = builtins.__import__
+
+    def counting_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_import(name, *args, **kwargs)
+        except ImportError:
+            failed.append(name)
+            raise
+
+    provider = maxcare.add_provider()["id"]
+    async with MaxCareClient(
+        base_url=maxcare.url, api_key=maxcare.api_key, organization_id=maxcare.organization_id
+    ) as client:
+        await client.get_provider(provider)  # the first request may import modules for good
+        monkeypatch.setattr(builtins, "__import__", counting_import)
+        await client.get_provider(provider)
+        monkeypatch.setattr(builtins, "__import__", real_import)
+    assert failed == []
