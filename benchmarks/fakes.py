@@ -93,10 +93,11 @@ class LatentSlack(FakeSlack):
     async def _delay(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(BENCH):
             return await handler(request)
+        raw = await request.read()  # received: the whole request, body included
         received = time.monotonic()
         if request.path.startswith("/api/"):
             method = request.path.removeprefix("/api/")
-            key = _slack_key(method, await request.read(), request.content_type)
+            key = _slack_key(method, raw, request.content_type)
             if key is not None:
                 self.receipts.add(received, method, key)
         response = await handler(request)
@@ -131,6 +132,9 @@ class LatentMaxCare(FakeMaxCare):
         if request.path.startswith(BENCH):
             return await handler(request)
         key = f"{request.method} {request.path}"
+        # Arrived once the body is in: httpx sends it apart from the headers, and the wait for
+        # it is the sender's transit, which must not count as time spent inside MaxCare.
+        await request.read()
         self.receipts.add(time.monotonic(), "maxcare", key)
         response = await handler(request)
         if self.latency > 0:
