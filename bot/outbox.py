@@ -199,15 +199,16 @@ class Outbox:
             task = await self._create(sub)
             if task is None:
                 return
-            self.store.update_submission(view_id, state="created", task_id=task.id)
-            self.store.record_task(
-                task_id=task.id,
-                view_id=view_id,
-                note_id=task.note_id or sub.note_id,
-                status=task.status,
-                sync_status=task.sync_status,
-                created_by=sub.user_id,
-            )
+            with self.store.transaction():  # one commit, and never one without the other
+                self.store.update_submission(view_id, state="created", task_id=task.id)
+                self.store.record_task(
+                    task_id=task.id,
+                    view_id=view_id,
+                    note_id=task.note_id or sub.note_id,
+                    status=task.status,
+                    sync_status=task.sync_status,
+                    created_by=sub.user_id,
+                )
             sub = self.store.get_submission(view_id) or sub
         else:
             fetched = await self._fetch(sub)
@@ -250,10 +251,11 @@ class Outbox:
             log.error("card for %s could not be posted; task %s exists", sub.view_id, task.id)
             return
         channel, ts = where
-        self.store.record_task(task_id=task.id, channel_id=channel, message_ts=ts)
         now = self.store.clock().isoformat()
-        # The EHR holds the task text now; keep no copy of patient-related text.
-        self.store.update_submission(sub.view_id, confirmed_at=now, notes="")
+        with self.store.transaction():
+            self.store.record_task(task_id=task.id, channel_id=channel, message_ts=ts)
+            # The EHR holds the task text now; keep no copy of patient-related text.
+            self.store.update_submission(sub.view_id, confirmed_at=now, notes="")
         log.info("submission %s confirmed as task %s", sub.view_id, task.id)
         self.card_posted(task)  # issue 6: follow the EHR sync from here
         await self.confirmer.show_created(sub, task)

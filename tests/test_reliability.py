@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -362,3 +364,27 @@ async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
     assert len(h.maxcare.requests("POST", "/tasks")) == 1
     await stream
     _assert_exactly_once(h, view_id)
+
+
+async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The submission turns "created" in the same commit as its task row, or not at all."""
+    _link(harness)
+    store = harness.bot.store
+    real_record = store.record_task
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def record_task(**row: Any) -> None:
+        if failures:
+            raise failures.pop()
+        real_record(**row)
+
+    monkeypatch.setattr(store, "record_task", record_task)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    sub = store.get_submission(view_id)
+    assert sub is not None and sub.state == "creating" and sub.task_id is None
+    assert store.get_task(harness.maxcare.all_tasks()[0]["id"]) is None
+    await harness.bot.outbox.process(view_id)  # as the resume at start-up does
+    _assert_exactly_once(harness, view_id)
