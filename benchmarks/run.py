@@ -278,7 +278,7 @@ def ack_phases(cfg: Config, apps: dict[str, Proc], fakes: Fakes, out: dict[str, 
 E2E_BLOCK = 20
 
 
-def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
+def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags, relay: Proc | None = None) -> dict:
     """3: one submission at a time; card receipt − send − the time MaxCare held the request.
 
     "Minus the fakes' injected latency" is taken as the fake realized it: from the request's
@@ -288,35 +288,46 @@ def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
     The issue counts from the submission's receipt; a client can only time its send. So the
     same requests also go to a fake that records their arrival and answers at once: the
     delivery floor (send → arrival in an idle process on this machine), which "received → card"
-    subtracts, median from median. Submissions and probes take turns in blocks at the same
-    pace, so both see the same (drifting) machine.
+    subtracts, median from median. `relay` (benchmarks/relay.py) makes the same hops as the bot
+    and nothing else: its figure is what the machine charges for the hops. Submissions, relay
+    submissions and probes take turns in blocks at the same pace, so all see the same machine.
     """
     receipts = Receipts(fakes)
     interval = cfg.maxcare_latency_ms / 1000 + cfg.slack_latency_ms / 1000 * 2 + 0.1
     reqs = submission_requests(cfg.e2e_count, tags())
+    relayed = submission_requests(cfg.e2e_count, tags()) if relay is not None else []
     plan: list[tuple[str, Signed]] = []
     for start in range(0, len(reqs), E2E_BLOCK):
         block = reqs[start : start + E2E_BLOCK]
         plan += [(f"{bot.url}/slack/events", r) for r in block]
+        if relay is not None:
+            plan += [(f"{relay.url}/slack/events", r) for r in relayed[start : start + E2E_BLOCK]]
         plan += [(f"{fakes.arrive_url}?key=arrive-{k}", (f"arrive-{k}", b, h)) for k, b, h in block]
     maxcare_from, _ = fakes.maxcare_receipts(2**31)
     sent = asyncio.run(paced([u for u, _ in plan], [r for _, r in plan], interval, timeout=900))
-    samples = [s for s in sent if not s.key.startswith("arrive-")]
-    probes = [s for s in sent if s.key.startswith("arrive-")]
+    by_key = {s.key: s for s in sent}
     wait_idle(bot, 60)
+    if relay is not None:
+        wait_idle(relay, 60)
     receipts.refresh()
     held = maxcare_holds(fakes.maxcare_receipts(maxcare_from)[1], "POST /v4/tasks")
-    overhead, inside = [], []
-    for s in samples:
-        card = receipts.first.get(("chat.postMessage", s.key))
-        if card is not None:
-            spent = sum(answer - arrival for arrival, answer in held if s.sent <= arrival <= card)
-            inside.append(spent * 1000)
-            overhead.append((card - s.sent - spent) * 1000)
-    delivery = receipts.delays_ms("arrive", probes)
+
+    def overheads(samples: list[Sample]) -> tuple[list[float], list[float]]:
+        out, inside = [], []
+        for s in samples:
+            card = receipts.first.get(("chat.postMessage", s.key))
+            if card is not None:
+                spent = sum(end - start for start, end in held if s.sent <= start <= card)
+                inside.append(spent * 1000)
+                out.append((card - s.sent - spent) * 1000)
+        return out, inside
+
+    samples = [by_key[k] for k, _, _ in reqs if k in by_key]
+    overhead, inside = overheads(samples)
+    delivery = receipts.delays_ms("arrive", [s for s in sent if s.key.startswith("arrive-")])
     floor = summary(delivery).get("p50", 0.0)
     median = summary(overhead).get("p50", 0.0)
-    return {
+    result = {
         "submissions": len(samples),
         "cards": len(overhead),
         "injected_ms": cfg.maxcare_latency_ms,
@@ -326,6 +337,13 @@ def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
         "received_to_card_median_ms": round(median - floor, 2),
         "ack_ms": summary([s.ms for s in samples]),
     }
+    if relay is not None:
+        relay_overhead, _ = overheads([by_key[k] for k, _, _ in relayed if k in by_key])
+        relay_median = summary(relay_overhead).get("p50", 0.0)
+        result["relay_overhead_ms"] = summary(relay_overhead)
+        result["relay_received_to_card_median_ms"] = round(relay_median - floor, 2)
+        result["app_share_median_ms"] = round(median - relay_median, 2)
+    return result
 
 
 def maxcare_arrivals(items: list[list[Any]]) -> list[float]:
@@ -517,7 +535,19 @@ def run(cfg: Config) -> dict[str, Any]:
         tags: Tags = scratch["_tags"]
 
         print("3. end-to-end overhead …", flush=True)
-        results["e2e"] = e2e_phase(cfg, bot, fakes, tags)
+        relay_port = free_port()
+        relay = Proc(
+            "relay",
+            [sys.executable, "-m", "benchmarks.relay"],
+            clean_env({**base_env, "PORT": str(relay_port), "RELAY_PROVIDER_ID": doctor_id}),
+            ROOT,
+            relay_port,
+            tmp / "relay.log",
+        )
+        procs.append(relay)
+        relay.start()
+        results["e2e"] = e2e_phase(cfg, bot, fakes, tags, relay)
+        relay.stop()
         inline.stop()
         bare.stop()
         bot.stop()
@@ -714,6 +744,13 @@ def report(r: dict[str, Any]) -> str:
         f" idle fake) median {e2e['delivery_floor_ms'].get('p50')} ms; received → card median"
         f" {e2e['received_to_card_median_ms']} ms"
     )
+    if "relay_overhead_ms" in e2e:
+        add(
+            f"  the same hops with no app (benchmarks/relay.py): median "
+            f"{e2e['relay_overhead_ms'].get('p50')} ms, received → card "
+            f"{e2e['relay_received_to_card_median_ms']} ms; the app's own share (bot − relay, "
+            f"medians) {e2e['app_share_median_ms']} ms"
+        )
     b = r["burst"]
     add(
         f"Burst: {b['accepted']}/{b['submissions']} accepted, {b['maxcare_requests']} MaxCare "

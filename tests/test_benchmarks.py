@@ -15,6 +15,7 @@ from benchmarks import heap, load, mapping, run
 from benchmarks.load import Signed
 from benchmarks.stats import percentile, summary
 from bot.store import Store
+from tests.fakes import FakeMaxCare, FakeSlack
 
 
 def test_percentile_interpolates_between_ranks() -> None:
@@ -190,3 +191,45 @@ def test_maxcare_holds_pair_each_arrival_with_its_answer() -> None:
     assert [(a, b) for a, b in holds] == [(1.0, 1.06), (2.0, 2.05)]
     # The burst counts requests, not answers.
     assert run.maxcare_arrivals(items) == [1.0, 1.01, 2.0, 3.0]
+
+
+async def test_relay_makes_the_bots_hops_for_a_signed_submission_only(
+    slack: FakeSlack, maxcare: FakeMaxCare
+) -> None:
+    import aiohttp
+
+    from benchmarks.relay import Relay
+    from tests import payloads
+
+    provider = maxcare.add_provider()["id"]
+    env = {
+        "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
+        "MAXCARE_API_URL": maxcare.url,
+        "MAXCARE_API_KEY": maxcare.api_key,
+        "MAXCARE_ORGANIZATION_ID": maxcare.organization_id,
+        "RELAY_PROVIDER_ID": provider,
+    }
+    key, body, headers = run.submission_requests(1, run.Tags()())[0]
+    async with aiohttp.ClientSession() as session:
+        relay = Relay(env, session)
+        app = web.Application()
+        app.router.add_post("/slack/events", relay.events)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+        try:
+            unsigned = {k: v for k, v in headers.items() if not k.lower().startswith("x-slack")}
+            async with session.post(url, data=body.encode(), headers=unsigned) as resp:
+                assert resp.status == 401
+            async with session.post(url, data=body.encode(), headers=headers) as resp:
+                assert resp.status == 200
+            await asyncio.gather(*relay.in_hand)
+        finally:
+            await runner.cleanup()
+            await relay.maxcare.aclose()
+    assert len(maxcare.all_tasks()) == 1
+    cards = slack.calls("chat.postMessage")
+    assert [c.params["channel"] for c in cards] == [key]

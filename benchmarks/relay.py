@@ -1,0 +1,99 @@
+"""The end-to-end floor: an app that makes the bot's hops for a submission and nothing else.
+
+`python -m benchmarks.relay` reads the same variables as the bot (SLACK_SIGNING_SECRET,
+SLACK_BOT_TOKEN, SLACK_API_URL, MAXCARE_API_URL, MAXCARE_API_KEY, MAXCARE_ORGANIZATION_ID, PORT)
+plus RELAY_PROVIDER_ID. On a signed form submission it answers at once, then creates a task with
+httpx and posts a card with slack_sdk in the submission's channel, as the bot does, with no
+validation, storage, rate limit or retries. Phase 3 times it like the bot: what it takes is
+what this machine charges for the hops themselves (waking each idle process in turn), which
+the bot cannot do without.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from urllib.parse import parse_qs
+
+import aiohttp
+import httpx
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+NOTE_ID = "nte_" + "0" * 32
+
+
+class Relay:
+    """Submission in, task created, card posted."""
+
+    def __init__(self, env: dict[str, str], session: aiohttp.ClientSession) -> None:
+        self.verifier = SignatureVerifier(env["SLACK_SIGNING_SECRET"])
+        self.slack = AsyncWebClient(
+            token=env["SLACK_BOT_TOKEN"], base_url=env["SLACK_API_URL"], session=session
+        )
+        self.maxcare = httpx.AsyncClient(
+            base_url=env["MAXCARE_API_URL"],
+            headers={
+                "Authorization": f"Bearer {env['MAXCARE_API_KEY']}",
+                "X-Organization-Id": env["MAXCARE_ORGANIZATION_ID"],
+            },
+        )
+        self.provider = env["RELAY_PROVIDER_ID"]
+        self.in_hand: set[asyncio.Task[None]] = set()
+
+    async def events(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not self.verifier.is_valid_request(body, dict(request.headers)):
+            return web.Response(status=401)
+        payload = json.loads(parse_qs(body.decode())["payload"][0])
+        channel = json.loads(payload["view"]["private_metadata"])["channel_id"]
+        task = asyncio.create_task(self.relay(channel))
+        self.in_hand.add(task)
+        task.add_done_callback(self.in_hand.discard)
+        return web.json_response({"response_action": "clear"})
+
+    async def relay(self, channel: str) -> None:
+        created = await self.maxcare.post(
+            "/tasks",
+            json={
+                "noteId": NOTE_ID,
+                "providerId": self.provider,
+                "notes": "relay",
+                "assigneeIds": [self.provider],
+            },
+        )
+        task_id = created.json()["data"]["id"]
+        await self.slack.chat_postMessage(channel=channel, text=f"Task {task_id} created")
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"in_hand": len(self.in_hand)})
+
+
+async def serve() -> None:
+    session = aiohttp.ClientSession()  # kept-alive connections to Slack, as the bot keeps
+    relay = Relay(dict(os.environ), session)
+    app = web.Application()
+    app.router.add_post("/slack/events", relay.events)
+    app.router.add_get("/healthz", relay.healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", int(os.environ["PORT"])).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await relay.maxcare.aclose()
+    await session.close()
+
+
+def main() -> int:
+    asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
