@@ -2,11 +2,11 @@
 
 Their heaps only grow (every sample, receipt, call and view is kept for the figures), and each
 full collection walked all of it. A gc callback logging pauses showed, under the 200-concurrent
-`/task` load: 100–240 ms in the fakes, up to 90 ms in the driver, every 2 s or so and longer as
+`/task` load: up to 240 ms in the fakes, up to 90 ms in the driver, every 2 s or so and longer as
 the run went on. The fake Slack read nothing during its pauses, so the views.open receipts of
 every app (bot and bare alike) landed late in clusters of identical delay; the driver sent and
 timed nothing during its own. Freezing what survives each full collection (gc.freeze) keeps it
-out of the next ones: each then walks only what came since (longest fakes pause after: 26 ms).
+out of the next ones: each then walks only what came since (longest fakes pause after: 26–47 ms).
 """
 
 from __future__ import annotations
