@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -92,7 +93,9 @@ class Outbox:
         self._slots = asyncio.Semaphore(concurrency)
         self.foreground = foreground or Foreground()
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._held: dict[str, float] = {}  # view ID -> held back until (foreground clock)
+        # View ID -> held back until (foreground clock), oldest first. An OrderedDict: work
+        # starts from the front, and a plain dict slows down as its front is deleted.
+        self._held: OrderedDict[str, float] = OrderedDict()
         self._releaser: asyncio.Task[None] | None = None
         self._accepting = True
         self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
@@ -112,9 +115,12 @@ class Outbox:
         """Start held work, in order, while Slack requests are quiet or its wait is up."""
         quiet = self.foreground.quiet
         now = self.foreground.clock() + 0.001  # timers may fire a hair early
-        for view_id, not_after in list(self._held.items()):
+        # Only the front is looked at (deadlines are in order of arrival): this runs at every
+        # enqueue, and copying the whole list cost 33 µs a submission with 1,500 held.
+        while self._held:
+            view_id, not_after = next(iter(self._held.items()))
             if not (quiet or not_after <= now):
-                break  # deadlines are in order of arrival
+                break
             del self._held[view_id]
             self._start(view_id, not_after)
 
