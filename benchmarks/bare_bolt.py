@@ -84,17 +84,22 @@ def bare_app(*, inline: bool = False) -> web.Application:
     return app
 
 
-async def serve(port: int, *, inline: bool = False) -> None:
-    """Serve on 127.0.0.1:port until SIGTERM/SIGINT."""
+async def serve_app(app: web.Application, port: int) -> None:
+    """Serve `app` on 127.0.0.1:port until SIGTERM/SIGINT (the relay is served this way too)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(bare_app(inline=inline), access_log=None)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     await stop.wait()
     await runner.cleanup()
+
+
+async def serve(port: int, *, inline: bool = False) -> None:
+    """Serve bare Bolt on 127.0.0.1:port until SIGTERM/SIGINT."""
+    await serve_app(bare_app(inline=inline), port)
 
 
 def main() -> int:

@@ -168,6 +168,10 @@ class Fakes:
     def slack_counts(self) -> dict[str, int]:
         return dict(self.http.get(f"{self.info['slack_base']}/_bench/counts").json())
 
+    def maxcare_mark(self) -> int:
+        """Index of the next MaxCare receipt (for `maxcare_receipts(since=…)`); fetches none."""
+        return self.maxcare_receipts(2**31)[0]
+
     def maxcare_receipts(self, since: int = 0) -> tuple[int, list[list[Any]]]:
         got = self.http.get(f"{self.info['maxcare_base']}/_bench/receipts", params={"since": since})
         body = got.json()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 from urllib.parse import parse_qs
 
@@ -23,6 +22,8 @@ import httpx
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+
+from benchmarks.bare_bolt import serve_app
 
 NOTE_ID = "nte_" + "0" * 32
 
@@ -73,21 +74,22 @@ class Relay:
         return web.json_response({"in_hand": len(self.in_hand)})
 
 
-async def serve() -> None:
-    session = aiohttp.ClientSession()  # kept-alive connections to Slack, as the bot keeps
-    relay = Relay(dict(os.environ), session)
+def relay_app(relay: Relay) -> web.Application:
+    """POST /slack/events and GET /healthz; the relay's clients close with the app."""
     app = web.Application()
     app.router.add_post("/slack/events", relay.events)
     app.router.add_get("/healthz", relay.healthz)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", int(os.environ["PORT"])).start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-    await relay.maxcare.aclose()
-    await session.close()
+
+    async def close_clients(app: web.Application) -> None:
+        await relay.maxcare.aclose()
+
+    app.on_cleanup.append(close_clients)
+    return app
+
+
+async def serve() -> None:
+    async with aiohttp.ClientSession() as session:  # kept-alive Slack connections, as the bot
+        await serve_app(relay_app(Relay(dict(os.environ), session)), int(os.environ["PORT"]))
 
 
 def main() -> int:

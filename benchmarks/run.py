@@ -303,7 +303,7 @@ def e2e_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags, relay: Proc | No
         if relay is not None:
             plan += [(f"{relay.url}/slack/events", r) for r in relayed[start : start + E2E_BLOCK]]
         plan += [(f"{fakes.arrive_url}?key=arrive-{k}", (f"arrive-{k}", b, h)) for k, b, h in block]
-    maxcare_from, _ = fakes.maxcare_receipts(2**31)
+    maxcare_from = fakes.maxcare_mark()
     sent = asyncio.run(paced([u for u, _ in plan], [r for _, r in plan], interval, timeout=900))
     by_key = {s.key: s for s in sent}
     wait_idle(bot, 60)
@@ -369,7 +369,7 @@ def burst_phase(cfg: Config, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
     """4: all submissions at once; the budget, 429s, lost and duplicated tasks."""
     receipts = Receipts(fakes)
     receipts.refresh()
-    mc_next, _ = fakes.maxcare_receipts()
+    mc_next = fakes.maxcare_mark()
     tag = tags()
     reqs = submission_requests(cfg.burst, tag)
     started = time.monotonic()

@@ -46,4 +46,3 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     quiet = max(logging.WARNING, logging.getLevelName(level))
     for noisy in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "aiohttp.access", *SLACK_CLIENTS):
         logging.getLogger(noisy).setLevel(quiet)
-

@@ -198,7 +198,7 @@ async def test_relay_makes_the_bots_hops_for_a_signed_submission_only(
 ) -> None:
     import aiohttp
 
-    from benchmarks.relay import Relay
+    from benchmarks.relay import Relay, relay_app
     from tests import payloads
 
     provider = maxcare.add_provider()["id"]
@@ -214,9 +214,7 @@ async def test_relay_makes_the_bots_hops_for_a_signed_submission_only(
     key, body, headers = run.submission_requests(1, run.Tags()())[0]
     async with aiohttp.ClientSession() as session:
         relay = Relay(env, session)
-        app = web.Application()
-        app.router.add_post("/slack/events", relay.events)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(relay_app(relay))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
@@ -228,8 +226,8 @@ async def test_relay_makes_the_bots_hops_for_a_signed_submission_only(
                 assert resp.status == 200
             await asyncio.gather(*relay.in_hand)
         finally:
-            await runner.cleanup()
-            await relay.maxcare.aclose()
+            await runner.cleanup()  # closes the relay's MaxCare client too
+    assert relay.maxcare.is_closed
     assert len(maxcare.all_tasks()) == 1
     cards = slack.calls("chat.postMessage")
     assert [c.params["channel"] for c in cards] == [key]
