@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from benchmarks.heap import keep_history_out_of_collections
-from tests.fakes import FakeMaxCare, FakeSlack
+from tests.support.fakes import FakeMaxCare, FakeSlack
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BENCH = "/_bench/"

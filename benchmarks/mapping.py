@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmarks.procs import ROOT, clean_env
 from benchmarks.stats import percentile, summary
-from bot.store import Store
+from bot.db.store import Store
 
 
 def user_id(i: int) -> str:

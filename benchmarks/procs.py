@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import httpx
 
-from tests.processes import clean_env, free_port  # noqa: F401  (re-exported)
+from tests.support.processes import clean_env, free_port  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,8 +33,8 @@ from benchmarks.heap import keep_history_out_of_collections
 from benchmarks.load import Sample, Signed, closed_loop, paced
 from benchmarks.procs import ROOT, Fakes, Proc, clean_env, free_port
 from benchmarks.stats import summary
-from bot.store import Store
-from tests import payloads, reliability_helpers
+from bot.db.store import Store
+from tests.support import payloads, submissions
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -97,9 +97,9 @@ def submission_requests(count: int, tag: str) -> list[Signed]:
     out = []
     for i in range(count):
         channel = f"C{tag}{i:07d}"
-        body, headers = reliability_helpers.submission(
-            view_id=reliability_helpers.new_view_id(),
-            note=reliability_helpers.note_id(),
+        body, headers = submissions.submission(
+            view_id=submissions.new_view_id(),
+            note=submissions.note_id(),
             notes=f"bench {tag} {i}: plan missing for Impression #3",
             assignees=[DOCTOR],
             user_id=NURSES[i % len(NURSES)],

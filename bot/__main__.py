@@ -11,10 +11,10 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot import admin_cli, cli
+from bot.db.store import Store
+from bot.links import cli, review
 from bot.logs import setup_logging
 from bot.settings import ConfigError, describe_errors, load_settings
-from bot.store import Store
 
 
 class _StoreOnly(BaseSettings):
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.log_format)
-    from bot.server import serve
+    from bot.runtime.server import serve
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings))
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _links(args: argparse.Namespace) -> int:
     if args.links_command == "suggest":  # needs Slack and MaxCare, not only the database
-        return admin_cli.links_suggest(args.file, sys.stdout)
+        return review.links_suggest(args.file, sys.stdout)
     try:
         path = _StoreOnly().database_path
     except ValidationError as exc:
@@ -109,7 +109,7 @@ def _links(args: argparse.Namespace) -> int:
             case "import":
                 return cli.links_import(store, args.file, out)
             case "history":
-                return admin_cli.links_history(store, args.slack_user_id, args.csv, out)
+                return review.links_history(store, args.slack_user_id, args.csv, out)
             case _:
                 return cli.links_export(store, args.file, out)
     finally:

@@ -23,23 +23,23 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import listeners
-from bot.admin import AdminCheck, AdminService
-from bot.checkpoint import Checkpointer
-from bot.confirm import Confirmer
-from bot.follower import SyncFollower
-from bot.home import HomeService
-from bot.listeners import admin as admin_listeners
-from bot.listeners import home as home_listeners
-from bot.listeners import prompt
-from bot.listeners import status as status_listeners
+from bot.db.checkpoint import Checkpointer
+from bot.db.store import Store
+from bot.home import listeners as home_listeners
+from bot.home.service import HomeService
+from bot.links import listeners as admin_listeners
+from bot.links.service import AdminCheck, AdminService
 from bot.maxcare import MaxCareClient
-from bot.outbox import Outbox
-from bot.people import People
-from bot.service import TaskService
+from bot.runtime import answer as prompt
 from bot.settings import Settings
-from bot.status import StatusService, TaskCards
-from bot.store import Store
+from bot.slack.people import People
+from bot.status import listeners as status_listeners
+from bot.status.follower import SyncFollower
+from bot.status.service import StatusService, TaskCards
+from bot.tasks import listeners
+from bot.tasks.notifier import Confirmer
+from bot.tasks.outbox import Outbox
+from bot.tasks.service import TaskService
 
 log = logging.getLogger("bot.app")
 

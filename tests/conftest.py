@@ -15,11 +15,11 @@ from aiohttp import web
 from hypothesis import settings as hypothesis_settings
 
 from bot.app import Bot, build_bot
-from bot.listeners import prompt
-from bot.server import web_app
+from bot.runtime import answer as prompt
+from bot.runtime.server import web_app
 from bot.settings import Settings, load_settings
-from tests import payloads
-from tests.fakes import FakeMaxCare, FakeSlack
+from tests.support import payloads
+from tests.support.fakes import FakeMaxCare, FakeSlack
 
 # CI replays the same examples every run (reproducible); developers get fresh ones.
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)

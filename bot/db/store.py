@@ -1,0 +1,495 @@
+"""The SQLite database: links, their audit, the submission outbox and created tasks."""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.db.schema import MIGRATIONS
+
+
+def utcnow() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One Slack user mapped to one MaxCare provider."""
+
+    slack_user_id: str
+    provider_id: str
+    provider_name: str | None = None
+    team_id: str | None = None
+    linked_by: str | None = None
+    linked_at: str | None = None
+    stale_reason: str | None = None  # STALE_SLACK or STALE_PROVIDER; set by `check` and events
+    stale_since: str | None = None
+
+
+# Why a link can no longer be used (links.stale_reason).
+STALE_SLACK = "slack_deleted"
+STALE_PROVIDER = "provider_not_found"
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """One change to the links table."""
+
+    slack_user_id: str
+    actor: str
+    at: str
+    old_provider_id: str | None
+    new_provider_id: str | None
+
+
+@dataclass
+class Submission:
+    """A submitted form waiting to become (or having become) a MaxCare task."""
+
+    view_id: str
+    team_id: str
+    user_id: str
+    source: str  # command | message | global
+    note_id: str
+    notes: str
+    assignee_user_ids: list[str]
+    provider_id: str
+    assignee_ids: list[str]
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    response_url: str | None = None
+    message_key: str | None = None
+    state: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    trace_id: str | None = None
+    task_id: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    confirmed_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPEN_STATES = ("pending", "creating", "created")
+
+
+_SUBMISSION_COLUMNS = tuple(f for f in Submission.__dataclass_fields__ if f != "extra")
+_SUBMISSION_FIELDS = frozenset(_SUBMISSION_COLUMNS)
+# Built once: the insert runs before every submission's ack (sqlite3 caches the statement).
+_INSERT_SUBMISSION = (
+    f"INSERT OR IGNORE INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})"
+)
+_LINK_SELECT = f"SELECT {', '.join(Link.__dataclass_fields__)} FROM links"
+# get_links remembers at most this many people (workspaces are smaller; junk IDs are not kept).
+LINK_CACHE_MAX = 50_000
+
+
+class Store:
+    """All database access; one instance per process, used from the event loop thread."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        if str(path) != ":memory:":
+            _create_private(self.path)
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        # In WAL mode NORMAL keeps every commit through a crash or kill -9 and skips the fsync
+        # (a full sync costs 5x the whole insert); only a power loss could undo the last commits.
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._links: dict[str, Link | None] = {}  # get_links' memory; None: not linked
+        self._links_version = -1
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema up to the latest version."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                step(self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One all-or-nothing transaction (the connection is otherwise in autocommit)."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            self._links_written()  # links read inside the transaction may be undone
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            return self.db.execute("SELECT 1").fetchone() == (1,)
+        except sqlite3.Error:
+            return False
+
+    def _now(self) -> str:
+        return self.clock().isoformat()
+
+    # -- links ------------------------------------------------------------------
+
+    def get_link(self, slack_user_id: str) -> Link | None:
+        """The link of one Slack user, if any (from memory, like get_links: every `/task` asks).
+
+        sqlite-utils' rows_where read the schema on every call: 88 µs of a command's 800.
+        """
+        return self.get_links([slack_user_id]).get(slack_user_id)
+
+    def _read_link(self, slack_user_id: str) -> Link | None:
+        """The link as the database has it now (inside a write's transaction)."""
+        row = self.db.conn.execute(
+            f"{_LINK_SELECT} WHERE slack_user_id = ?", [slack_user_id]
+        ).fetchone()
+        return Link(*row) if row else None
+
+    def get_links(self, slack_user_ids: Iterable[str]) -> dict[str, Link]:
+        """Links of several users, keyed by Slack user ID (runs before every submission's ack).
+
+        Answered from memory while the links are unchanged: any write through this Store
+        forgets them, and SQLite's data_version tells when another process (the CLI) wrote.
+        """
+        version = self.db.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._links_version or len(self._links) > LINK_CACHE_MAX:
+            self._links.clear()
+            self._links_version = version
+        ids = list(dict.fromkeys(slack_user_ids))
+        missing = [i for i in ids if i not in self._links]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            cur = self.db.conn.execute(f"{_LINK_SELECT} WHERE slack_user_id IN ({marks})", missing)
+            found = {row[0]: Link(*row) for row in cur}
+            for i in missing:
+                self._links[i] = found.get(i)
+        return {i: link for i in ids if (link := self._links[i]) is not None}
+
+    def _links_written(self) -> None:
+        """Forget the links read into memory (this connection's own writes)."""
+        self._links.clear()
+
+    def list_links(self) -> list[Link]:
+        """Every link, ordered by Slack user ID."""
+        return [Link(**r) for r in self.db.table("links").rows_where(order_by="slack_user_id")]
+
+    def count_links(self) -> int:
+        """How many links there are."""
+        return self.db.table("links").count
+
+    def set_link(
+        self,
+        slack_user_id: str,
+        provider_id: str,
+        *,
+        actor: str,
+        provider_name: str | None = None,
+        team_id: str | None = None,
+    ) -> Link | None:
+        """Link (or re-link) one person and audit it; returns the previous link."""
+        with self.transaction():
+            old = self._read_link(slack_user_id)
+            self._upsert_link(slack_user_id, provider_id, actor, provider_name, team_id, old)
+        return old
+
+    def _upsert_link(
+        self,
+        slack_user_id: str,
+        provider_id: str,
+        actor: str,
+        provider_name: str | None,
+        team_id: str | None,
+        old: Link | None,
+    ) -> None:
+        now = self._now()
+        row: dict[str, Any] = {
+            "slack_user_id": slack_user_id,
+            "provider_id": provider_id,
+            "provider_name": provider_name,
+            "team_id": team_id,
+            "linked_by": actor,
+            "linked_at": now,
+        }
+        if old and old.provider_id != provider_id and old.stale_reason == STALE_PROVIDER:
+            row.update(stale_reason=None, stale_since=None)  # the unknown provider is replaced
+        # Plain SQL: sqlite-utils' upsert and insert introspect the table on every call, which made
+        # `links import` of 100,000 rows take 15 s (issue 7's benchmark; the target is < 5 s).
+        changes = ", ".join(f"{col} = excluded.{col}" for col in row if col != "slack_user_id")
+        self._links_written()
+        self.db.execute(
+            f"INSERT INTO links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
+            f"ON CONFLICT (slack_user_id) DO UPDATE SET {changes}",
+            list(row.values()),
+        )
+        if old is None or old.provider_id != provider_id:
+            self._audit(slack_user_id, actor, old.provider_id if old else None, provider_id, now)
+
+    def remove_link(self, slack_user_id: str, *, actor: str) -> Link | None:
+        """Unlink one person and audit it; returns the removed link."""
+        with self.transaction():
+            old = self._read_link(slack_user_id)
+            if old is not None:
+                self._links_written()
+                self.db.table("links").delete(slack_user_id)
+                self._audit(slack_user_id, actor, old.provider_id, None, self._now())
+        return old
+
+    def import_links(self, rows: Sequence[tuple[str, str]], *, actor: str) -> int:
+        """Link every (slack_user_id, provider_id) pair in one transaction: all or none."""
+        existing = {link.slack_user_id: link for link in self.list_links()}
+        with self.transaction():
+            for slack_user_id, provider_id in rows:
+                old = existing.get(slack_user_id)
+                name = old.provider_name if old and old.provider_id == provider_id else None
+                self._upsert_link(slack_user_id, provider_id, actor, name, None, old)
+        return len(rows)
+
+    def _audit(
+        self, slack_user_id: str, actor: str, old: str | None, new: str | None, at: str
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO link_events (slack_user_id, actor, at, old_provider_id, new_provider_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [slack_user_id, actor, at, old, new],
+        )
+
+    def link_events(self, slack_user_id: str | None = None) -> list[LinkEvent]:
+        """The audit trail, oldest first, for one user or everyone."""
+        where, args = ("slack_user_id = ?", [slack_user_id]) if slack_user_id else (None, [])
+        rows = self.db.table("link_events").rows_where(where, args, order_by="id")
+        return [LinkEvent(**{k: v for k, v in r.items() if k != "id"}) for r in rows]
+
+    def mark_stale(self, slack_user_id: str, reason: str) -> bool:
+        """Flag a link as unusable (STALE_SLACK / STALE_PROVIDER); True when it changed."""
+        self._links_written()
+        cur = self.db.execute(
+            "UPDATE links SET stale_reason = ?, stale_since = ? "
+            "WHERE slack_user_id = ? AND stale_reason IS NOT ?",
+            [reason, self._now(), slack_user_id, reason],
+        )
+        return cur.rowcount == 1
+
+    def clear_stale(self, slack_user_id: str, reason: str | None = None) -> bool:
+        """Unflag a link (only when flagged for `reason`, if given); True when it changed."""
+        sql = "UPDATE links SET stale_reason = NULL, stale_since = NULL WHERE slack_user_id = ?"
+        args: list[Any] = [slack_user_id]
+        sql += " AND stale_reason = ?" if reason else " AND stale_reason IS NOT NULL"
+        args += [reason] if reason else []
+        self._links_written()
+        return self.db.execute(sql, args).rowcount == 1
+
+    # -- submissions (the outbox) --------------------------------------------------
+
+    def add_submission(self, sub: Submission) -> tuple[Submission, bool]:
+        """Store a submission unless its view already has one; returns (row, inserted)."""
+        return self.add_submissions([sub])[0]
+
+    def add_submissions(self, subs: Sequence[Submission]) -> list[tuple[Submission, bool]]:
+        """Store several submissions in one transaction (one commit): (row, inserted) each."""
+        if len(subs) == 1:
+            return [self._add_submission(subs[0])]  # autocommit: one statement, one commit
+        with self.transaction():
+            return [self._add_submission(sub) for sub in subs]
+
+    def _add_submission(self, sub: Submission) -> tuple[Submission, bool]:
+        now = self._now()
+        sub.created_at = sub.created_at or now
+        sub.updated_at = now
+        cur = self.db.conn.execute(_INSERT_SUBMISSION, _submission_values(sub))
+        if cur.rowcount == 1:
+            return sub, True
+        stored = self.get_submission(sub.view_id)
+        assert stored is not None
+        return stored, False
+
+    def get_submission(self, view_id: str) -> Submission | None:
+        """One submission by its view ID."""
+        cur = self.db.conn.execute("SELECT * FROM submissions WHERE view_id = ?", [view_id])
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return _submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
+
+    def open_submissions(self) -> list[Submission]:
+        """Submissions not yet finished (to take up again at start-up), oldest first."""
+        marks = ",".join("?" for _ in OPEN_STATES)
+        rows = self.db.table("submissions").rows_where(
+            f"state in ({marks}) and confirmed_at is null", list(OPEN_STATES), order_by="created_at"
+        )
+        return [_submission_from_row(r) for r in rows]
+
+    def update_submission(self, view_id: str, **changes: Any) -> None:
+        """Change some columns of one submission."""
+        changes["updated_at"] = self._now()
+        for key in ("assignee_user_ids", "assignee_ids"):
+            if key in changes:
+                changes[key] = json.dumps(changes[key])
+        unknown = changes.keys() - _SUBMISSION_FIELDS
+        if unknown:
+            raise ValueError(f"not submission columns: {sorted(unknown)}")
+        # A plain UPDATE (the worker runs several per submission; sqlite-utils' update re-reads
+        # the row and the table's schema each time, 5x the cost).
+        self.db.conn.execute(
+            f"UPDATE submissions SET {', '.join(f'{k} = ?' for k in changes)} WHERE view_id = ?",
+            [*changes.values(), view_id],
+        )
+
+    def task_for_message(self, message_key: str) -> str | None:
+        """The task already created from a message (channel:ts), if any."""
+        row = self.db.execute(
+            "SELECT task_id FROM submissions WHERE message_key = ? AND task_id IS NOT NULL "
+            "ORDER BY created_at DESC LIMIT 1",
+            [message_key],
+        ).fetchone()
+        return row[0] if row else None
+
+    def purge_drafts(self, older_than: datetime) -> int:
+        """Clear the text of failed or discarded drafts older than a date; returns how many."""
+        cur = self.db.execute(
+            "UPDATE submissions SET notes = '', state = CASE WHEN state = 'failed' "
+            "THEN 'expired' ELSE state END, updated_at = ? "
+            "WHERE notes != '' AND state IN ('failed', 'reopened', 'dismissed') "
+            "AND updated_at < ?",
+            [self._now(), older_than.isoformat()],
+        )
+        return cur.rowcount
+
+    # -- tasks ---------------------------------------------------------------------
+
+    def record_task(self, **row: Any) -> None:
+        """Insert or update one created task."""
+        now = self._now()
+        row["updated_at"] = now
+        row.setdefault("created_at", now)
+        if not all(key.isidentifier() for key in row):
+            raise ValueError("task columns must be plain names")
+        later = [k for k in row if k not in ("task_id", "created_at")]
+        self.db.conn.execute(
+            f"INSERT INTO tasks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+            f"ON CONFLICT(task_id) DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in later)}",
+            list(row.values()),
+        )
+
+    def get_task(self, task_id: str) -> dict[str, Any] | None:
+        """One recorded task."""
+        rows = list(self.db.table("tasks").rows_where("task_id = ?", [task_id]))
+        return rows[0] if rows else None
+
+    # -- task status and the EHR-sync follow-up (issue 6) -----------------------------------
+
+    def update_task(self, task_id: str, **changes: Any) -> None:
+        """Change some columns of a recorded task (unknown IDs are ignored)."""
+        changes["updated_at"] = self._now()
+        self.db.execute(
+            f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in changes)} WHERE task_id = ?",
+            [*changes.values(), task_id],
+        )
+
+    def due_follows(self, now: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Followed tasks whose next check is due, most overdue first."""
+        rows = self.db.table("tasks").rows_where(
+            "follow_until IS NOT NULL AND next_check_at <= ?",
+            [now],
+            order_by="next_check_at",
+            limit=limit,
+        )
+        return list(rows)
+
+    def next_follow_at(self) -> str | None:
+        """When the earliest followed task is due, if any is followed."""
+        row = self.db.execute(
+            "SELECT min(next_check_at) FROM tasks WHERE follow_until IS NOT NULL"
+        ).fetchone()
+        return row[0] if row else None
+
+    def unfollowed_unsynced(self, since: str) -> list[str]:
+        """Tasks with a card, created since `since`, not synced and never followed."""
+        rows = self.db.execute(
+            "SELECT task_id FROM tasks WHERE follow_checks IS NULL AND message_ts IS NOT NULL "
+            "AND coalesce(sync_status, '') != 'synced' AND created_at >= ?",
+            [since],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def recent_tasks(self, created_by: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Tasks one person created through the app, newest first."""
+        rows = self.db.table("tasks").rows_where(
+            "created_by = ?", [created_by], order_by="created_at DESC", limit=limit
+        )
+        return list(rows)
+
+    def users_for_providers(self, provider_ids: Iterable[str]) -> dict[str, str]:
+        """Slack user IDs linked to these providers, keyed by provider ID."""
+        ids = list(dict.fromkeys(provider_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self.db.execute(
+            f"SELECT provider_id, slack_user_id FROM links WHERE provider_id IN ({marks}) "
+            "ORDER BY slack_user_id",
+            ids,
+        ).fetchall()
+        found: dict[str, str] = {}
+        for provider_id, user_id in rows:
+            found.setdefault(provider_id, user_id)
+        return found
+
+    def count_stale_links(self) -> int | None:
+        """Links marked stale (issue 5 adds `stale_reason`); None while the column is absent."""
+        if "stale_reason" not in self.db.table("links").columns_dict:
+            return None
+        row = self.db.execute(
+            "SELECT count(*) FROM links WHERE stale_reason IS NOT NULL AND stale_reason != ''"
+        ).fetchone()
+        return int(row[0])
+
+
+_submission_columns = operator.attrgetter(*_SUBMISSION_COLUMNS)
+_JSON_COLUMNS = [_SUBMISSION_COLUMNS.index(c) for c in ("assignee_user_ids", "assignee_ids")]
+
+
+def _submission_values(sub: Submission) -> list[Any]:
+    """The submission's columns in _SUBMISSION_COLUMNS order, lists as JSON."""
+    values = list(_submission_columns(sub))
+    for i in _JSON_COLUMNS:
+        values[i] = json.dumps(values[i])
+    return values
+
+
+def _submission_from_row(row: dict[str, Any]) -> Submission:
+    data = {k: v for k, v in row.items() if k in _SUBMISSION_FIELDS}
+    data["assignee_user_ids"] = json.loads(row["assignee_user_ids"] or "[]")
+    data["assignee_ids"] = json.loads(row["assignee_ids"] or "[]")
+    data["attempts"] = row["attempts"] or 0
+    return Submission(**data)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite opens it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)

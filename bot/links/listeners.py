@@ -1,0 +1,144 @@
+"""Admin listeners: `/task link|unlink|links|whoami`, the link modal, its provider picker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot import ids
+from bot.links import views
+from bot.links.csv_io import normalize_provider_id
+from bot.links.service import AdminService, bad_provider_text, is_picked_provider, parse_user
+from bot.runtime.answer import answer_at_ack
+from bot.tasks.listeners.commands import Subcommand
+
+log = logging.getLogger("bot.listeners")
+
+LINK_USAGE = "Usage: `/task link @someone prv_…` (or `/task link` alone for a form)."
+UNLINK_USAGE = "Usage: `/task unlink @someone`."
+
+
+def subcommands(admin: AdminService) -> dict[str, Subcommand]:
+    """The `/task <word>` handlers for the admin commands."""
+
+    async def link(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+    ) -> None:
+        actor = str(command.get("user_id") or "")
+        if not await admin.admins.is_admin(actor):
+            await ack(response_type="ephemeral", text=admin.refusal)
+            return
+        if not rest:
+            await ack()
+            problem = await admin.open_link_modal(command.get("trigger_id"))
+            if problem:
+                await respond(response_type="ephemeral", text=problem)
+            return
+        words = rest.split()
+        user_id = parse_user(words[0]) if len(words) == 2 else None
+        if user_id is None:
+            await ack(response_type="ephemeral", text=LINK_USAGE)
+            return
+        provider_id = normalize_provider_id(words[1])
+        if provider_id is None:
+            await ack(response_type="ephemeral", text=bad_provider_text(words[1]))
+            return
+        # No MaxCare call before the ack: say what is happening, answer through response_url.
+        await ack(response_type="ephemeral", text=f"Checking `{provider_id}` with MaxCare…")
+        team_id = str(command.get("team_id") or "") or None
+        outcome = await admin.link(actor, user_id, provider_id, team_id)
+        await respond(response_type="ephemeral", text=outcome.text)
+
+    async def unlink(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+    ) -> None:
+        actor = str(command.get("user_id") or "")
+        if not await admin.admins.is_admin(actor):
+            await ack(response_type="ephemeral", text=admin.refusal)
+            return
+        words = rest.split()
+        user_id = parse_user(words[0]) if len(words) == 1 else None
+        if user_id is None:
+            await ack(response_type="ephemeral", text=UNLINK_USAGE)
+            return
+        await ack(response_type="ephemeral", text=admin.unlink(actor, user_id))
+
+    async def links(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+    ) -> None:
+        if not await admin.admins.is_admin(str(command.get("user_id") or "")):
+            await ack(response_type="ephemeral", text=admin.refusal)
+            return
+        page = int(rest) if rest.isdigit() else 1
+        await ack(response_type="ephemeral", **admin.links_page(page))
+
+    async def whoami(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+    ) -> None:
+        await ack(response_type="ephemeral", text=admin.whoami(str(command.get("user_id") or "")))
+
+    return {"link": link, "unlink": unlink, "links": links, "whoami": whoami}
+
+
+def register(app: AsyncApp, admin: AdminService) -> None:
+    """The link modal, its provider picker, the table's page buttons and user_change events."""
+
+    @app.options(ids.LINK_PROVIDER_ACTION)
+    async def provider_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        if not await admin.admins.is_admin(str(user)):
+            await ack(options=[views.hint_option("Only admins can link people")])
+            return
+        await ack(options=await admin.provider_options(str(body.get("value") or "")))
+
+    @app.view(ids.LINK_VIEW)
+    @answer_at_ack
+    async def link_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body.get("view") or {}
+        values = (view.get("state") or {}).get("values") or {}
+        user = (values.get(ids.LINK_USER_BLOCK) or {}).get(ids.LINK_USER_ACTION) or {}
+        picked = (values.get(ids.LINK_PROVIDER_BLOCK) or {}).get(ids.LINK_PROVIDER_ACTION) or {}
+        user_id = user.get("selected_user")
+        errors: dict[str, str] = {}
+        if not isinstance(user_id, str) or not user_id:
+            errors[ids.LINK_USER_BLOCK] = "Choose the person to link."
+        if not is_picked_provider(picked.get("selected_option")):
+            errors[ids.LINK_PROVIDER_BLOCK] = "Choose a provider from the list (type to search)."
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        option = picked["selected_option"]
+        checking = f"Checking `{escape_value(option)}` with MaxCare…"
+        await ack(response_action="update", view=views.link_result_modal(checking))
+        actor = str((body.get("user") or {}).get("id") or "")
+        team_id = (body.get("team") or {}).get("id")
+        view_id = str(view.get("id") or "")
+        await admin.finish_link_modal(actor, view_id, str(user_id), option, team_id)
+
+    @app.action(ids.LINKS_PREV_ACTION)
+    @app.action(ids.LINKS_NEXT_ACTION)
+    @answer_at_ack
+    async def links_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        if not await admin.admins.is_admin(user):
+            await respond(response_type="ephemeral", text=admin.refusal, replace_original=False)
+            return
+        actions = body.get("actions") or [{}]
+        value = str(actions[0].get("value") or "1")
+        page = int(value) if value.isdigit() else 1
+        await respond(response_type="ephemeral", replace_original=True, **admin.links_page(page))
+
+    @app.event("user_change")
+    async def user_changed(event: dict[str, Any]) -> None:
+        user = event.get("user")
+        if isinstance(user, dict):
+            admin.user_changed(user)
+
+
+def escape_value(option: dict[str, Any]) -> str:
+    """The picked option's provider ID, safe to show."""
+    value = str(option.get("value") or "")
+    return value[:60].replace("`", "")

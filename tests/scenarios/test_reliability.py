@@ -1,0 +1,407 @@
+"""Faults injected into MaxCare and Slack: exactly one task and one card per accepted submission."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.maxcare import MaxCareClient
+from bot.tasks.outbox import WAITING_TEXT
+from tests.conftest import DOCTOR, NURSE, Harness
+from tests.support import payloads
+from tests.support.fakes import FakeMaxCare
+from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+
+
+def _link(h: Harness) -> None:
+    h.link(NURSE, h.nurse_provider)
+    h.link(DOCTOR, h.doctor_provider)
+
+
+async def _submit(h: Harness, text: str = "Review the plan") -> tuple[str, str]:
+    view_id, note = new_view_id(), note_id()
+    resp = await h.post(submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR]))
+    assert resp.status_code == 200
+    assert resp.json()["response_action"] == "update"
+    return view_id, note
+
+
+def _assert_exactly_once(h: Harness, view_id: str, refused_posts: int = 0) -> None:
+    """One task, one card (the fake also records the posts it refused, say with a 429)."""
+    tasks = h.maxcare.all_tasks()
+    assert len(tasks) == 1, tasks
+    cards = [c for c in h.slack.calls("chat.postMessage") if c.params.get("channel") == CHANNEL]
+    assert len(cards) == 1 + refused_posts, cards
+    assert tasks[0]["id"] in cards[0].params["text"]
+    sub = h.bot.store.get_submission(view_id)
+    assert sub is not None and sub.task_id == tasks[0]["id"] and sub.confirmed_at
+    assert sub.notes == ""  # the EHR holds the text now
+
+
+async def test_429_storm_waits_and_creates_once(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 429, times=6, headers={"Retry-After": "1"})
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 7
+
+
+async def test_5xx_before_creation_looks_then_posts_again(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 500)
+    view_id, note = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    seen = [(r.method, r.path, r.query.get("noteId")) for r in harness.maxcare.requests()]
+    first_post = seen.index(("POST", "/tasks", None))
+    lookup = seen.index(("GET", "/tasks", note))
+    assert first_post < lookup < len(seen) - 1 - seen[::-1].index(("POST", "/tasks", None))
+
+
+async def test_5xx_after_creation_adopts_the_task(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 502, after_apply=True)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 1
+
+
+async def test_dropped_connection_after_creation_adopts_the_task(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.drop_next("POST", "/tasks", after_apply=True)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 1
+
+
+async def test_similar_task_of_someone_else_is_not_adopted(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 500)  # fails before creating
+    view_id, note = await _submit(harness, "Same words")
+    await harness.settle()
+    # A task with other text on the same note must never be taken for ours.
+    texts = sorted(t["notes"] for t in harness.maxcare.all_tasks())
+    assert texts == ["Same words"]
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_maxcare_down_then_back_shows_queued_and_creates_once(harness: Harness) -> None:
+    _link(harness)
+    harness.maxcare.set_down(True)
+    view_id, _ = await _submit(harness)
+    await harness.slack.async_wait_for("views.update")
+    waiting = harness.slack.calls("views.update")[0].params["view"]
+    assert "Queued" in str(waiting) and WAITING_TEXT.split(":")[2].strip()[:20] in str(waiting)
+    await asyncio.sleep(0.5)
+    assert harness.maxcare.all_tasks() == []
+    harness.maxcare.set_down(False)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
+    harness: Harness,
+) -> None:
+    _link(harness)
+    harness.bot.outbox.retry_seconds = 1.0
+    harness.maxcare.set_down(True)
+    view_id, _ = await _submit(harness, "Keep this text")
+    await harness.settle()
+    sub = harness.bot.store.get_submission(view_id)
+    assert sub is not None and sub.state == "failed" and sub.notes == "Keep this text"
+    restored = harness.slack.calls("views.update")[-1].params
+    assert restored["view_id"] == view_id
+    assert "Keep this text" in str(restored["view"]) and "did not accept" in str(restored["view"])
+    assert harness.maxcare.all_tasks() == []
+
+
+async def test_concurrent_double_submission_creates_one_task(harness: Harness) -> None:
+    _link(harness)
+    view_id, note = new_view_id(), note_id()
+    signed = submission(view_id=view_id, note=note, notes="Double click", assignees=[DOCTOR])
+    answers = await asyncio.gather(*(harness.post(signed) for _ in range(4)))
+    assert all(a.status_code == 200 for a in answers)
+    await harness.settle()
+    await harness.post(signed)  # a late Slack retry after the task exists
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_slack_rate_limit_on_card_posts_once(harness: Harness) -> None:
+    _link(harness)
+    harness.slack.rate_limit("chat.postMessage", times=1, retry_after=1)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id, refused_posts=1)
+
+
+async def test_closed_modal_is_ignored_quietly(harness: Harness) -> None:
+    _link(harness)
+    harness.slack.fail("views.update", "not_found", times=5)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+
+
+async def test_burst_of_three_times_the_budget_provokes_no_429() -> None:
+    budget, window = 10, 1.0
+    with FakeMaxCare(rate_limit=budget, rate_window=window) as fake:
+        doctor = fake.add_provider()
+        async with MaxCareClient(
+            base_url=fake.url,
+            api_key=fake.api_key,
+            organization_id=fake.organization_id,
+            rate_limit_per_minute=budget,
+            rate_window_seconds=window,
+        ) as client:
+            start = time.monotonic()
+            made = await asyncio.gather(
+                *(
+                    client.create_task(
+                        note_id=note_id(),
+                        provider_id=doctor["id"],
+                        notes=f"task {i}",
+                        assignee_ids=[doctor["id"]],
+                    )
+                    for i in range(3 * budget)
+                )
+            )
+            elapsed = time.monotonic() - start
+        assert fake.rate_limited_count == 0
+        assert len({t.id for t in made}) == len(fake.all_tasks()) == 3 * budget
+        assert elapsed >= 2 * window * 0.9  # three windows' worth drained at the budget
+
+
+@pytest.mark.parametrize("base", ["{url}", "{url}/"])
+async def test_client_paths_keep_the_version(base: str) -> None:
+    with FakeMaxCare() as fake:
+        async with MaxCareClient(
+            base_url=base.format(url=fake.url), api_key=fake.api_key,
+            organization_id=fake.organization_id,
+        ) as client:
+            await client.ping()
+        assert fake.requests()[0].path == "/providers"
+        assert httpx.URL(fake.url).path == "/v4"
+
+
+def _client_like(h: Harness, **overrides: object) -> MaxCareClient:
+    options: dict[str, object] = {
+        "base_url": h.maxcare.url, "api_key": h.maxcare.api_key,
+        "organization_id": h.maxcare.organization_id,
+    }
+    options.update(overrides)
+    return MaxCareClient(**options)  # type: ignore[arg-type]
+
+
+async def test_timeout_after_which_maxcare_still_creates_the_task(harness: Harness) -> None:
+    _link(harness)
+    harness.bot.outbox.maxcare = _client_like(harness, timeout=0.3)
+    harness.maxcare.delay_next("POST", "/tasks", 1.0, after_apply=True)
+    view_id, note = await _submit(harness)
+    await harness.settle()
+    await harness.bot.outbox.maxcare.aclose()
+    _assert_exactly_once(harness, view_id)
+    assert len(harness.maxcare.requests("POST", "/tasks")) == 1
+    assert harness.maxcare.requests("GET", "/tasks")[0].query["noteId"] == note
+
+
+class RefuseFirst(httpx.AsyncBaseTransport):
+    """Refuses the first connections (nothing sent), then forwards for real."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_connection_refused_is_retried_without_looking(harness: Harness) -> None:
+    _link(harness)
+    harness.bot.outbox.maxcare = _client_like(
+        harness, transport=RefuseFirst(6), sleep=fast_sleep_for_tests
+    )
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    await harness.bot.outbox.maxcare.aclose()
+    _assert_exactly_once(harness, view_id)
+    # Refused connections cannot have created anything: no lookup was needed.
+    assert harness.maxcare.requests("GET", "/tasks") == []
+
+
+async def fast_sleep_for_tests(seconds: float) -> None:
+    await asyncio.sleep(min(seconds, 0.01))
+
+
+async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
+    from datetime import timedelta
+
+    _link(harness)
+    harness.maxcare.fail_next("POST", "/tasks", 404, body={
+        "code": "not_found", "message": "Note not found", "trace_id": "t-1",
+    })
+    view_id, _ = await _submit(harness, "Old draft text")
+    await harness.settle()
+    store = harness.bot.store
+    assert store.get_submission(view_id).notes == "Old draft text"  # type: ignore[union-attr]
+    assert harness.bot.outbox.purge_drafts() == 0  # still fresh
+    real_clock = store.clock
+    store.clock = lambda: real_clock() + timedelta(days=8)
+    assert harness.bot.outbox.purge_drafts() == 1
+    sub = store.get_submission(view_id)
+    assert sub is not None and sub.notes == "" and sub.state == "expired"
+
+
+async def test_sql_looking_text_is_stored_and_sent_literally(harness: Harness) -> None:
+    _link(harness)
+    text = "Robert'); DROP TABLE submissions; -- \" OR 1=1"
+    view_id, _ = await _submit(harness, text)
+    await harness.settle()
+    _assert_exactly_once(harness, view_id)
+    assert harness.maxcare.all_tasks()[0]["notes"] == text
+    assert harness.bot.store.count_links() == 2  # every table still there
+
+
+async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
+    harness: Harness,
+) -> None:
+    _link(harness)
+    gone = harness.maxcare.providers.pop(harness.doctor_provider["id"])  # MaxCare forgot them
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    sub = harness.bot.store.get_submission(view_id)
+    assert sub is not None and sub.state == "failed"
+    doctor = harness.bot.store.get_link(DOCTOR)
+    nurse = harness.bot.store.get_link(NURSE)
+    assert doctor is not None and doctor.stale_reason == "provider_not_found"
+    assert nurse is not None and nurse.stale_reason is None
+    resp = await harness.post(submission(
+        view_id=new_view_id(), note=note_id(), notes="Again", assignees=[DOCTOR]
+    ))
+    assert resp.json()["response_action"] == "errors"
+    assert "Cannot be assigned" in resp.json()["errors"]["assignees"]
+    assert gone["id"] not in resp.text  # people are named, not IDs
+
+
+# -- acks before background work --------------------------------------------------------------
+
+
+async def _stream_of_requests(h: Harness, seconds: float) -> int:
+    """`/task help` every few milliseconds (each answered at once) for `seconds`."""
+    sent = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        resp = await h.post(payloads.slash_command("help"))
+        assert resp.status_code == 200
+        sent += 1
+        await asyncio.sleep(0.003)
+    return sent
+
+
+async def _submit_during_stream(h: Harness, seconds: float) -> tuple[asyncio.Task[int], str, float]:
+    """Link, start a stream of requests, submit once it runs: (stream, view ID, time of submit)."""
+    _link(h)
+    stream = asyncio.create_task(_stream_of_requests(h, seconds))
+    await asyncio.sleep(0.05)
+    submitted = time.monotonic()
+    view_id, _ = await _submit(h)
+    return stream, view_id, submitted
+
+
+async def test_a_submission_waits_while_requests_keep_arriving_then_goes(harness: Harness) -> None:
+    h = harness
+    stream, view_id, _ = await _submit_during_stream(h, 0.6)
+    await asyncio.sleep(0.3)
+    assert h.maxcare.requests("POST", "/tasks") == []  # held: Slack's requests come first
+    assert h.bot.outbox.busy == 1
+    assert await stream > 20
+    await asyncio.wait_for(h.settle(), 5)
+    _assert_exactly_once(h, view_id)
+
+
+async def test_a_submission_on_a_quiet_app_starts_at_its_ack(harness: Harness) -> None:
+    h = harness
+    _link(h)
+    view_id, _ = await _submit(h)
+    assert view_id in h.bot.outbox._running and not h.bot.outbox._held  # not held, not queued
+    await asyncio.wait_for(h.settle(), 5)
+    _assert_exactly_once(h, view_id)
+
+
+async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness) -> None:
+    h = harness
+    _link(h)
+    # Two Slack requests in hand the whole time: busy without a gap. (A stream of real requests
+    # made this timing-dependent: any 50 ms hiccup on a loaded machine let the work go early.)
+    foreground = h.bot.outbox.foreground
+    foreground.enter()
+    foreground.enter()
+    try:
+        acked = time.monotonic()
+        view_id, _ = await _submit(h)
+        while not h.maxcare.requests("POST", "/tasks") and time.monotonic() - acked < 3.0:
+            await asyncio.sleep(0.02)
+        posted = time.monotonic() - acked
+        assert foreground.busy  # still busy: the deadline released it
+        assert 1.8 <= posted < 3.0
+    finally:
+        foreground.leave()
+        foreground.leave()
+    await asyncio.wait_for(h.settle(), 5)
+    _assert_exactly_once(h, view_id)
+
+
+async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
+    h = harness
+    _link(h)
+    foreground = h.bot.outbox.foreground
+    foreground.enter()  # two Slack requests in hand: busy, whatever the machine's hiccups
+    foreground.enter()
+    try:
+        view_id, _ = await _submit(h)
+        await asyncio.sleep(0.2)
+        assert h.maxcare.requests("POST", "/tasks") == []  # held
+        await h.bot.outbox.stop(grace=5)  # SIGTERM: no more acks to give way to
+        assert len(h.maxcare.requests("POST", "/tasks")) == 1
+    finally:
+        foreground.leave()
+        foreground.leave()
+    _assert_exactly_once(h, view_id)
+
+
+async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The submission turns "created" in the same commit as its task row, or not at all."""
+    _link(harness)
+    store = harness.bot.store
+    real_record = store.record_task
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def record_task(**row: Any) -> None:
+        if failures:
+            raise failures.pop()
+        real_record(**row)
+
+    monkeypatch.setattr(store, "record_task", record_task)
+    view_id, _ = await _submit(harness)
+    await harness.settle()
+    sub = store.get_submission(view_id)
+    assert sub is not None and sub.state == "creating" and sub.task_id is None
+    assert store.get_task(harness.maxcare.all_tasks()[0]["id"]) is None
+    await harness.bot.outbox.process(view_id)  # as the resume at start-up does
+    _assert_exactly_once(harness, view_id)

@@ -1,0 +1,118 @@
+"""Creating a task through the app and clicking the buttons of live status (issue 6 tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot import ids
+from tests.conftest import DOCTOR, NURSE, Harness
+from tests.support import payloads
+from tests.support.fakes import Call
+from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+
+STRANGER = "UPAT"
+
+
+def link_people(h: Harness, *, fast_follow: bool = True) -> None:
+    """Nurse and doctor linked; a stranger in the workspace; the sync follower sped up."""
+    h.link(NURSE, h.nurse_provider)
+    h.link(DOCTOR, h.doctor_provider)
+    h.slack.add_user(STRANGER, name="pstranger", real_name="Pat Stranger")
+    if fast_follow:
+        assert h.bot.follower is not None
+        h.bot.follower.first_delay = 0.05
+        h.bot.follower.max_delay = 0.1
+
+
+@dataclass
+class Created:
+    """A task the app created, and where its card is."""
+
+    task_id: str
+    channel: str
+    ts: str
+    view_id: str
+
+
+async def create_task(h: Harness, notes: str = "Review the plan") -> Created:
+    """Submit the form as the nurse (assigning the doctor) and wait for the card."""
+    view_id = new_view_id()
+    signed = submission(view_id=view_id, note=note_id(), notes=notes, assignees=[DOCTOR])
+    resp = await h.post(signed)
+    assert resp.status_code == 200, resp.text
+    await h.settle()
+    sub = h.bot.store.get_submission(view_id)
+    assert sub is not None and sub.task_id, sub
+    row = h.bot.store.get_task(sub.task_id)
+    assert row is not None and row["message_ts"], row
+    assert row["channel_id"] == CHANNEL
+    return Created(sub.task_id, row["channel_id"], row["message_ts"], view_id)
+
+
+def button(action_id: str, value: str, block_id: str = "b") -> dict[str, Any]:
+    """One clicked button, as block_actions carries it."""
+    return {"type": "button", "action_id": action_id, "block_id": block_id, "value": value}
+
+
+def click_card_refresh(
+    h: Harness, card: Created, *, user_id: str = STRANGER, response: str = "refresh"
+) -> tuple[str, dict[str, str]]:
+    """Someone clicks Refresh on the card in the channel."""
+    message = {"type": "message", "ts": card.ts, "text": "card", "user": "UBOT"}
+    return payloads.block_actions(
+        [button(ids.REFRESH_TASK_ACTION, card.task_id, ids.CARD_ACTIONS_BLOCK)],
+        user_id=user_id,
+        channel_id=card.channel,
+        message=message,
+        response_url=h.slack.response_url(response),
+    )
+
+
+def click_ephemeral(
+    h: Harness, action_id: str, value: str, *, user_id: str, response: str
+) -> tuple[str, dict[str, str]]:
+    """A click on an ephemeral message (Slack sends no `message` for those)."""
+    container = {
+        "type": "message",
+        "message_ts": "1700000000.000900",
+        "channel_id": CHANNEL,
+        "is_ephemeral": True,
+    }
+    return payloads.block_actions(
+        [button(action_id, value)],
+        user_id=user_id,
+        container=container,
+        channel_id=CHANNEL,
+        response_url=h.slack.response_url(response),
+    )
+
+
+def texts(message: dict[str, Any]) -> str:
+    """Every text of a message or view (top-level text and all blocks) as one string."""
+    return json.dumps({"text": message.get("text"), "blocks": message.get("blocks")},
+                      ensure_ascii=False)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll a condition without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def wait_for_update(h: Harness, contains: str, timeout: float = 5.0) -> Call:
+    """The first chat.update whose message contains `contains`."""
+    found: list[Call] = []
+
+    def seen() -> bool:
+        found[:] = [c for c in h.slack.calls("chat.update") if contains in texts(c.params)]
+        return bool(found)
+
+    await wait_until(seen, timeout)
+    return found[0]

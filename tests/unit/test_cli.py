@@ -1,0 +1,359 @@
+"""`python -m bot links …` and `check`, in-process and as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from bot.db.store import Store
+from tests.conftest import env_for
+from tests.support import ROOT
+from tests.support.fakes import FakeMaxCare, FakeSlack
+
+PRV_A = "prv_" + "a" * 32
+PRV_B = "prv_" + "b" * 32
+PRV_C = "prv_" + "c" * 32
+UUID = "3cc7aaaa-bbbb-cccc-dddd-eeeeffff0000"
+ALL_VARS = (
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
+    "MAXCARE_API_KEY", "MAXCARE_ORGANIZATION_ID", "MAXCARE_API_URL",
+    "MAXCARE_RATE_LIMIT_PER_MINUTE", "MAXCARE_TIMEOUT_SECONDS", "DATABASE_PATH", "PORT",
+    "BOT_ADMINS", "LOG_LEVEL", "LOG_FORMAT",
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory with DATABASE_PATH set and nothing else configured."""
+    for name in ALL_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "links.db"
+    monkeypatch.setenv("DATABASE_PATH", str(path))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table(path: Path) -> list[tuple[str, str]]:
+    store = Store(path)
+    try:
+        return [(link.slack_user_id, link.provider_id) for link in store.list_links()]
+    finally:
+        store.close()
+
+
+# -- links add / remove / list ---------------------------------------------------------------
+
+
+def test_links_add_relink_and_audit(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "links", "add", "UNURSE", PRV_A)
+    assert code == 0
+    assert "linked UNURSE" in out and PRV_A in out
+    code, out, _ = run(capsys, "links", "add", "UNURSE", PRV_A)
+    assert code == 0 and "already linked" in out
+    code, out, _ = run(capsys, "links", "add", "UNURSE", UUID)
+    assert code == 0 and "re-linked" in out
+    assert table(db) == [("UNURSE", "prv_3cc7aaaabbbbccccddddeeeeffff0000")]
+    store = Store(db)
+    try:
+        events = store.link_events("UNURSE")
+    finally:
+        store.close()
+    assert [(e.old_provider_id, e.new_provider_id) for e in events] == [
+        (None, PRV_A), (PRV_A, "prv_3cc7aaaabbbbccccddddeeeeffff0000"),
+    ]
+    assert all(e.actor.startswith("cli:") for e in events)
+
+
+@pytest.mark.parametrize(
+    ("user", "provider", "named"),
+    [
+        ("nurse", PRV_A, "'nurse'"),
+        ("C0CHANNEL", PRV_A, "'C0CHANNEL'"),
+        ("UNURSE", "prv_123", "'prv_123'"),
+        ("UNURSE", "nte_" + "a" * 32, "nte_"),
+    ],
+)
+def test_links_add_rejects_bad_ids(
+    db: Path, capsys: pytest.CaptureFixture[str], user: str, provider: str, named: str
+) -> None:
+    code, out, err = run(capsys, "links", "add", user, provider)
+    assert code != 0
+    assert named in err
+    assert out == ""
+    assert table(db) == []
+
+
+def test_links_remove(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "links", "add", "UNURSE", PRV_A)
+    code, out, _ = run(capsys, "links", "remove", "UNURSE")
+    assert code == 0 and "unlinked UNURSE" in out
+    assert table(db) == []
+    code, out, err = run(capsys, "links", "remove", "UNURSE")
+    assert code != 0
+    assert "UNURSE" in err and "not linked" in err
+
+
+def test_links_list_table_and_csv(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "links", "list")
+    assert code == 0 and "no links" in out
+    run(capsys, "links", "add", "UZED", PRV_B)
+    run(capsys, "links", "add", "UABE", PRV_A)
+    code, out, _ = run(capsys, "links", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert "SLACK USER" in lines[0] and "PROVIDER" in lines[0]
+    assert lines[1].split()[:2] == ["UABE", PRV_A]
+    assert lines[2].split()[:2] == ["UZED", PRV_B]
+    assert "2 link(s)" in lines[-1]
+    code, out, _ = run(capsys, "links", "list", "--csv")
+    assert code == 0
+    rows = out.splitlines()
+    assert rows[0].startswith("slack_user_id,provider_id")
+    assert [r.split(",")[:2] for r in rows[1:]] == [["UABE", PRV_A], ["UZED", PRV_B]]
+
+
+# -- import / export -----------------------------------------------------------------------
+
+
+def test_links_import_good_file(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "people.csv"
+    f.write_bytes(
+        (
+            "\ufeffslack_user_id,provider_id,comment\r\n"
+            f"UNURSE,{PRV_A},day shift\r\n"
+            "\r\n"
+            f"UDOC,{UUID}\r\n"
+        ).encode()
+    )
+    code, out, _ = run(capsys, "links", "import", str(f))
+    assert code == 0
+    assert "imported 2" in out
+    assert table(db) == [("UDOC", "prv_3cc7aaaabbbbccccddddeeeeffff0000"), ("UNURSE", PRV_A)]
+
+
+def test_links_import_bad_file_imports_nothing(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "links", "add", "UKEEP", PRV_C)
+    f = tmp_path / "people.csv"
+    f.write_text(
+        "slack_user_id,provider_id\n"
+        f"UNURSE,{PRV_A}\n"  # 2 good
+        "UDOC,prv_nothex\n"  # 3
+        f"bob,{PRV_B}\n"  # 4
+        f"UNURSE,{PRV_B}\n"  # 5
+        "UPA\n",  # 6
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "links", "import", str(f))
+    assert code != 0
+    for line in (3, 4, 5, 6):
+        assert f"line {line}:" in err
+    assert "line 2:" not in err
+    assert "nothing imported" in err
+    assert table(db) == [("UKEEP", PRV_C)]
+
+
+def test_links_import_bad_header(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "people.csv"
+    f.write_text(f"user,provider\nUNURSE,{PRV_A}\n", encoding="utf-8")
+    code, _, err = run(capsys, "links", "import", str(f))
+    assert code != 0
+    assert "line 1:" in err and "slack_user_id" in err
+    assert table(db) == []
+
+
+def test_links_import_missing_file(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "links", "import", str(tmp_path / "nope.csv"))
+    assert code != 0
+    assert "nope.csv" in err
+    assert "Traceback" not in err
+
+
+def test_export_to_stdout_and_file_and_reimport(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(db)
+    store.set_link("UNURSE", PRV_A, actor="UADMIN", provider_name="=HYPERLINK(\"http://x\")")
+    store.set_link("UDOC", PRV_B, actor="UADMIN", provider_name="Wilson, James")
+    store.set_link("UPA", PRV_C, actor="UADMIN", provider_name="-Pat")
+    store.close()
+
+    code, stdout_csv, _ = run(capsys, "links", "export")
+    assert code == 0
+    header = "slack_user_id,provider_id,provider_name,linked_by,linked_at"
+    assert stdout_csv.splitlines()[0] == header
+    assert "'=HYPERLINK" in stdout_csv
+    assert "'-Pat" in stdout_csv
+    assert '"Wilson, James"' in stdout_csv
+
+    out_file = tmp_path / "backup.csv"
+    code, out, err = run(capsys, "links", "export", str(out_file))
+    assert code == 0
+    assert out == ""  # the CSV went to the file, not to standard output
+    assert "3" in err
+    assert out_file.read_text(encoding="utf-8") == stdout_csv
+
+    other = tmp_path / "other.db"
+    monkeypatch.setenv("DATABASE_PATH", str(other))
+    code, out, _ = run(capsys, "links", "import", str(out_file))
+    assert code == 0
+    assert table(other) == table(db)
+
+    # Importing the export into the database it came from changes nothing.
+    monkeypatch.setenv("DATABASE_PATH", str(db))
+    code, _, _ = run(capsys, "links", "import", str(out_file))
+    assert code == 0
+    store = Store(db)
+    try:
+        assert len(store.link_events()) == 3
+        assert store.get_link("UDOC").provider_name == "Wilson, James"  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_links_use_database_path_from_dotenv(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_PATH")
+    (tmp_path / ".env").write_text("DATABASE_PATH=from_env_file.db\n", encoding="utf-8")
+    code, _, _ = run(capsys, "links", "add", "UNURSE", PRV_A)
+    assert code == 0
+    assert table(tmp_path / "from_env_file.db") == [("UNURSE", PRV_A)]
+
+
+def test_links_need_no_secrets(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Nothing but DATABASE_PATH is set (see the fixture): admins can link before configuring.
+    code, _, err = run(capsys, "links", "list")
+    assert code == 0
+    assert err == ""
+
+
+# -- check -----------------------------------------------------------------------------------
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_check_all_good(
+    db: Path, slack: FakeSlack, maxcare: FakeMaxCare, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, env_for(slack, maxcare, db))
+    code, out, _ = run(capsys, "check")
+    assert code == 0, out
+    assert "all good" in out
+    assert "FAIL" not in out
+    assert [c.method for c in slack.calls()] == ["auth.test"]
+    assert len(maxcare.requests("GET")) == 1
+    assert maxcare.requests("POST") == []
+
+
+def test_check_wrong_maxcare_key(
+    db: Path, slack: FakeSlack, maxcare: FakeMaxCare, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, env_for(slack, maxcare, db, MAXCARE_API_KEY="max_dev_ak_WRONGKEY"))
+    code, out, err = run(capsys, "check")
+    assert code == 1
+    assert "FAIL MaxCare" in out
+    assert "ok   Slack" in out
+    assert "all good" not in out
+    assert "WRONGKEY" not in out + err
+
+
+def test_check_slack_refuses_the_token(
+    db: Path, maxcare: FakeMaxCare, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with FakeSlack() as other:
+        other.token = "xoxb-another-workspace"  # answers invalid_auth to our token
+        env = env_for(other, maxcare, db, SLACK_BOT_TOKEN="xoxb-ours-SECRET")
+        configure(monkeypatch, env)
+        code, out, err = run(capsys, "check")
+    assert code == 1
+    assert "FAIL Slack" in out
+    assert "invalid_auth" in out
+    assert "ok   MaxCare" in out
+    assert "xoxb-ours-SECRET" not in out + err
+
+
+def test_check_missing_variable(
+    db: Path, slack: FakeSlack, maxcare: FakeMaxCare, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = env_for(slack, maxcare, db)
+    del env["MAXCARE_ORGANIZATION_ID"]
+    configure(monkeypatch, env)
+    code, out, err = run(capsys, "check")
+    assert code == 1
+    fail = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1
+    assert fail[0].startswith("FAIL configuration")
+    assert "MAXCARE_ORGANIZATION_ID" in fail[0]
+    assert "Traceback" not in out + err
+    assert slack.calls() == []
+
+
+# -- the real process ------------------------------------------------------------------------
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **extra}
+
+
+def run_process(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *argv],
+        cwd=tmp_path, env=process_env(**env), capture_output=True, text=True, timeout=30,
+    )
+
+
+def test_links_as_a_real_process(tmp_path: Path) -> None:
+    db = tmp_path / "proc.db"
+    added = run_process(tmp_path, "links", "add", "UNURSE", PRV_A, DATABASE_PATH=str(db))
+    assert added.returncode == 0, added.stderr
+    assert "linked UNURSE" in added.stdout
+    listed = run_process(tmp_path, "links", "list", "--csv", DATABASE_PATH=str(db))
+    assert listed.returncode == 0
+    assert f"UNURSE,{PRV_A}" in listed.stdout
+    bad = run_process(tmp_path, "links", "remove", "UNOBODY", DATABASE_PATH=str(db))
+    assert bad.returncode != 0
+    assert "Traceback" not in bad.stderr
+    assert table(db) == [("UNURSE", PRV_A)]
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    done = run_process(tmp_path, "--help")
+    assert done.returncode == 0
+    for command in ("serve", "links", "check"):
+        assert command in done.stdout
+    links = run_process(tmp_path, "links", "--help")
+    for command in ("add", "remove", "list", "import", "export"):
+        assert command in links.stdout
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in ("links add", "links remove", "links list", "links import", "links export",
+                    "check", "serve"):
+        assert f"python -m bot {command}" in readme, command
