@@ -370,7 +370,9 @@ class Store:
             return None
         return _submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
 
-    def claim_due_submissions(self, owner: str, lease_seconds: float, limit: int = 100) -> list[str]:
+    def claim_due_submissions(
+        self, owner: str, lease_seconds: float, limit: int = 100
+    ) -> list[str]:
         """Claim open submissions nobody holds (or whose lease ran out), oldest first."""
         marks = ",".join("?" for _ in OPEN_STATES)
         now = self._now()

@@ -9,7 +9,6 @@ one exception type.
 
 from __future__ import annotations
 
-import asyncio
 from enum import Enum
 from typing import Any
 
@@ -88,7 +87,7 @@ def classify(exc: BaseException) -> Failure:
         if code in NO_ACCESS_ERRORS:
             return Failure.NO_ACCESS
         return Failure.PERMANENT
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ClientError | OSError):
+    if isinstance(exc, TimeoutError | aiohttp.ClientError | OSError):
         return Failure.TRANSIENT
     if isinstance(exc, SlackClientError):
         return Failure.TRANSIENT  # the client could not make the request at all

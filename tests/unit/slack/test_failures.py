@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -27,7 +25,7 @@ def test_slacks_own_not_now_errors_are_transient(error: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "exc", [TimeoutError(), asyncio.TimeoutError(), aiohttp.ClientConnectionError(),
+    "exc", [TimeoutError(), aiohttp.ClientConnectionError(),
             ConnectionResetError(), SlackRequestError("no session")],
 )
 def test_network_failures_are_transient(exc: BaseException) -> None:
