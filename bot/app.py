@@ -74,17 +74,11 @@ class Bot:
         """Take up unfinished submissions; clear expired drafts every hour."""
         if self.checkpointer is not None:
             self._checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
-        self.outbox.resume()
+        self.outbox.start()  # takes up unfinished rows, then sweeps and clears old drafts
         if self.follower is not None:
             self.follower.start()  # resumes following task syncs from the database
-        self._background.append(asyncio.create_task(self._hourly(), name="housekeeping"))
         if self.people is not None:
             self._background.append(asyncio.create_task(self.people.run(), name="people"))
-
-    async def _hourly(self) -> None:
-        while True:
-            await asyncio.sleep(3600)
-            self.outbox.purge_drafts()
 
     async def close(self, grace: float = 20.0) -> None:
         """Finish or park work in hand, then release connections."""
@@ -173,6 +167,8 @@ async def build_bot(
         maxcare=maxcare,
         confirmer=confirmer,
         retry_seconds=retry_seconds or settings.maxcare_retry_window_seconds,
+        reconcile_seconds=settings.maxcare_reconcile_hours * 3600,
+        lease_seconds=settings.outbox_lease_seconds,
         **extra,
     )
     people = People(slack)

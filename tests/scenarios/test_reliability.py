@@ -112,7 +112,9 @@ async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
 ) -> None:
     _link(harness)
     harness.bot.outbox.retry_seconds = 1.0
-    harness.maxcare.set_down(True)
+    # Refused with 429 throughout: certainly not applied, so the draft comes back (a 5xx
+    # leaves the outcome unknown instead: tests/scenarios/test_exactly_once.py).
+    harness.maxcare.fail_next("POST", "/tasks", 429, times=1000)
     view_id, _ = await _submit(harness, "Keep this text")
     await harness.settle()
     sub = harness.bot.store.get_submission(view_id)
@@ -403,5 +405,7 @@ async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
     sub = store.get_submission(view_id)
     assert sub is not None and sub.state == "creating" and sub.task_id is None
     assert store.get_task(harness.maxcare.all_tasks()[0]["id"]) is None
-    await harness.bot.outbox.process(view_id)  # as the resume at start-up does
+    assert sub.claimed_by is None and sub.lease_until  # released, resting before a retry
+    store.update_submission(view_id, lease_until=None)  # as if the rest were over
+    await harness.bot.outbox.process(view_id)  # as the next sweep does
     _assert_exactly_once(harness, view_id)

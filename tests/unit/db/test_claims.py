@@ -10,7 +10,8 @@ import pytest
 
 from bot.db.schema import MIGRATIONS
 from bot.db.store import Store
-from tests.unit.db.test_store import Clock, clock, submission  # noqa: F401  (clock: a fixture)
+from tests.unit.db.conftest import Clock
+from tests.unit.db.test_store import submission
 
 
 @pytest.fixture
@@ -66,7 +67,8 @@ def test_sweeps_take_open_rows_oldest_first_and_no_finished_ones(
     pair: tuple[Store, Store], clock: Clock
 ) -> None:
     a, _ = pair
-    for view_id, state in [("V1", "pending"), ("V2", "failed"), ("V3", "unknown"), ("V4", "created")]:
+    states = [("V1", "pending"), ("V2", "failed"), ("V3", "unknown"), ("V4", "created")]
+    for view_id, state in states:
         a.add_submission(submission(view_id, state=state))
         clock.tick(1)
     a.add_submission(submission("V5", state="created", confirmed_at="2026-03-20T18:00:00+00:00"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.db.schema import MIGRATIONS
 from bot.db.store import STALE_PROVIDER, Link, Store, Submission
+from tests.unit.db.conftest import Clock
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
@@ -18,22 +18,6 @@ PRV_C = "prv_" + "c" * 32
 NOTE = "nte_" + "1" * 32
 
 
-class Clock:
-    """A clock the test moves forward."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 1) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
