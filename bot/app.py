@@ -24,7 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db.checkpoint import Checkpointer
-from bot.db.store import Store
+from bot.db.store import Store, default_owner
 from bot.home import listeners as home_listeners
 from bot.home.service import HomeService
 from bot.links import listeners as admin_listeners
@@ -162,6 +162,7 @@ async def build_bot(
         **extra,
     )
     confirmer = Confirmer(slack=slack, store=store)
+    owner = default_owner()  # this process, in the database's claims
     outbox = Outbox(
         store=store,
         maxcare=maxcare,
@@ -169,6 +170,7 @@ async def build_bot(
         retry_seconds=retry_seconds or settings.maxcare_retry_window_seconds,
         reconcile_seconds=settings.maxcare_reconcile_hours * 3600,
         lease_seconds=settings.outbox_lease_seconds,
+        owner=owner,
         **extra,
     )
     people = People(slack)
@@ -201,6 +203,7 @@ async def build_bot(
         cards=cards,
         follow_seconds=follow_seconds,
         foreground=outbox.foreground,
+        owner=owner,
     )
     outbox.card_posted = follower.card_posted
     status = StatusService(store=store, maxcare=maxcare, slack=slack, cards=cards)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import operator
 import os
+import secrets
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +23,11 @@ from bot.db.schema import MIGRATIONS
 def utcnow() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    """A process's name in claims: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.db.store import STALE_PROVIDER, Store, Submission
+from bot.db.store import STALE_PROVIDER, Store, Submission, default_owner
 from bot.maxcare import MaxCareAPIError, MaxCareClient, MaxCareError, NotFound, RateLimited, Task
 from bot.runtime.loops import forever
 from bot.runtime.pressure import Foreground
@@ -56,11 +53,6 @@ GIVEN_UP_TEXT = (
     "MaxCare could not be reached for a long time, so it is not known whether the task was "
     "created. Check the note in the EHR before creating it again."
 )
-
-
-def default_owner() -> str:
-    """This process's name in claims: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class NotThere(Exception):
