@@ -194,10 +194,7 @@ class Outbox:
 
     async def stop(self, grace: float = 20.0) -> None:
         """Take no new work; let work in hand finish within grace, else leave it resumable."""
-        self._accepting = False
-        for loop in self._loops:
-            loop.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._accepting = False  # the sweep goes on renewing claims on work in hand
         if self._releaser is not None:
             self._releaser.cancel()
             await asyncio.gather(self._releaser, return_exceptions=True)
@@ -205,12 +202,21 @@ class Outbox:
             del self._held[view_id]
             self._start(view_id, not_after)
         pending = list(self._running.values())
-        if not pending:
-            return
-        _, still = await asyncio.wait(pending, timeout=grace)
-        for task in still:
-            task.cancel()
-        await asyncio.gather(*still, return_exceptions=True)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, *self._telling, return_exceptions=True)
+
+    def _still_mine(self, view_id: str) -> bool:
+        """Renew this process's claim; False when another process has taken the row over."""
+        if self.store.renew_claims(self.owner, [view_id], self.lease_seconds) == 1:
+            return True
+        log.warning("submission %s: claim lost to another worker; leaving it", view_id)
+        return False
 
     async def _guarded(self, view_id: str, not_after: float) -> None:
         try:
@@ -258,8 +264,8 @@ class Outbox:
             return  # finished, or another process holds it
         if sub.state in ("pending", "creating", "unknown"):
             task = await self._create(sub)
-            if task is None:
-                return
+            if task is None or not self._still_mine(view_id):
+                return  # a taker-over looks first, so it adopts the task made here
             with self.store.transaction():  # one commit, and never one without the other
                 self.store.update_submission(view_id, state="created", task_id=task.id, ambiguous=0)
                 self.store.record_task(
@@ -277,7 +283,8 @@ class Outbox:
                 return
             task = fetched
         await self.foreground.give_way(not_after)
-        await self._confirm(sub, task)
+        if self._still_mine(view_id):
+            await self._confirm(sub, task)
 
     # -- deadlines -------------------------------------------------------------------------
 

@@ -140,6 +140,9 @@ class _SlackFault:
     retry_after: int | None = None  # set for rate limits (HTTP 429)
 
 
+# Fault kinds of FakeSlack.drop: close the connection before (or after) doing the work.
+DROP, DROP_AFTER = "__drop__", "__drop_after__"
+
 # Slack sends these as JSON strings inside form bodies; slack_sdk sends them as objects in JSON.
 _JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
 
@@ -324,6 +327,12 @@ class FakeSlack(_ThreadedServer):
             self._channel_errors.clear()
             self._response_url_faults.clear()
 
+    def drop(self, method: str, *, times: int = 1, after_apply: bool = False) -> None:
+        """Close the connection of the next `times` calls without an answer (after carrying
+        the call out, if asked: a message posted whose answer never arrives)."""
+        with self._lock:
+            self._faults.append(_SlackFault(method, DROP_AFTER if after_apply else DROP, times))
+
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
         with self._lock:
@@ -397,8 +406,17 @@ class FakeSlack(_ThreadedServer):
                 status=429,
                 headers={"Retry-After": str(fault.retry_after)},
             )
+        if fault is not None and fault.error in (DROP, DROP_AFTER):
+            if fault.error == DROP_AFTER:
+                await self._respond(method, params)
+            assert request.transport is not None
+            request.transport.close()  # the client sees the connection reset, no answer
+            return web.Response(status=500)
         if fault is not None:
             return web.json_response({"ok": False, "error": fault.error})
+        return await self._respond(method, params)
+
+    async def _respond(self, method: str, params: dict[str, Any]) -> web.Response:
         if method == "chat.postMessage":
             with self._lock:
                 channel_error = self._channel_errors.get(str(params.get("channel")))
@@ -860,6 +878,11 @@ class FakeMaxCare(_ThreadedServer):
         self._add_fault(
             _MaxFault("drop", method.upper(), _normalise_path(path), times, after_apply)
         )
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault that has not happened yet."""
+        with self._lock:
+            self._faults.clear()
 
     def set_down(self, down: bool = True) -> None:
         """While down, every request is answered 503."""
