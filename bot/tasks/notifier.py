@@ -10,19 +10,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.db.store import Store, Submission
+from bot.errors import CardNotPosted as CardNotPosted  # explicit re-export
 from bot.maxcare import Task
-from bot.slack.text import Prefill
 from bot.tasks import views
 from bot.tasks.form import Destination
+from bot.tasks.prefill import Prefill
 
 log = logging.getLogger("bot.confirm")
 
 # Errors meaning "the bot may not post here"; anything else is retried by the worker.
 NO_ACCESS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
-
-
-class CardNotPosted(Exception):
-    """No way to deliver a card or notice worked this time; the worker will retry."""
 
 
 class Confirmer:
