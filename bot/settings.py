@@ -8,9 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ConfigError(Exception):
-    """Configuration is missing or malformed; the message is one line naming the variable."""
+from bot.errors import ConfigError
 
 
 class Settings(BaseSettings):

@@ -9,8 +9,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import ids
 from bot.links import views
-from bot.links.csv_io import normalize_provider_id
 from bot.links.service import AdminService, bad_provider_text, is_picked_provider, parse_user
+from bot.maxcare.ids import normalize_provider_id
 from bot.runtime.answer import answer_at_ack
 from bot.tasks.listeners.commands import Subcommand
 

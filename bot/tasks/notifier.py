@@ -9,22 +9,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.db.store import Store, Submission
+from bot.errors import Undeliverable
 from bot.maxcare import Task
 from bot.slack.failures import Failure, classify, describe
-from bot.slack.text import Prefill
 from bot.tasks import views
 from bot.tasks.form import Destination
+from bot.tasks.prefill import Prefill
 
 log = logging.getLogger("bot.confirm")
 
-
-
-class CardNotPosted(Exception):
-    """No way to deliver a card or notice worked this time; the worker will retry."""
-
-
-class Undeliverable(Exception):
-    """Every way of delivering a card refused it for good (the message names the refusals)."""
 
 
 class Confirmer:

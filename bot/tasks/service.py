@@ -14,10 +14,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.db.store import Store, Submission
 from bot.db.writer import SubmissionWriter
+from bot.errors import UserFacingError
 from bot.links.views import stale_phrase
-from bot.slack.text import Prefill, parse_command_text, prefill_from_message
+from bot.slack.payload import channel_id_or_none, dig, dig_dict, dig_list, dig_str, str_or_none
 from bot.tasks import views
-from bot.tasks.form import CHANNEL_ID_RE, Destination, FormInput
+from bot.tasks.form import Destination, FormInput
+from bot.tasks.prefill import Prefill, parse_command_text, prefill_from_message
 
 log = logging.getLogger("bot.service")
 
@@ -82,8 +84,8 @@ class TaskService:
             return Reply(text=views.not_linked_text(self.admin_ids))
         dest = Destination(
             source="command",
-            channel_id=_valid_channel(command.get("channel_id")),
-            response_url=_str_or_none(command.get("response_url")),
+            channel_id=channel_id_or_none(command.get("channel_id")),
+            response_url=str_or_none(command.get("response_url")),
         )
         return Reply(view=views.task_modal(parse_command_text(text), private_metadata=dest.dump()))
 
@@ -93,21 +95,20 @@ class TaskService:
 
     async def message_shortcut(self, body: dict[str, Any]) -> None:
         """The form prefilled from a message; the card will go in its thread."""
-        user_id = _dig_str(body, "user", "id")
+        user_id = dig_str(body, "user", "id")
         if self.store.get_link(user_id) is None:
             await self._open(body.get("trigger_id"), views.info_modal(self._not_linked()))
             return
-        message = body.get("message") if isinstance(body.get("message"), dict) else {}
-        assert isinstance(message, dict)
-        channel = _valid_channel(_dig_str(body, "channel", "id"))
-        own_ts = _str_or_none(message.get("ts"))
-        root_ts = _str_or_none(message.get("thread_ts")) or own_ts
+        message = dig_dict(body, "message")
+        channel = channel_id_or_none(dig(body, "channel", "id"))
+        own_ts = str_or_none(message.get("ts"))
+        root_ts = str_or_none(message.get("thread_ts")) or own_ts
         dest = Destination(
             source="message",
             channel_id=channel,
             thread_ts=root_ts if root_ts and channel else None,
             message_ts=own_ts if own_ts and channel else None,
-            response_url=_str_or_none(body.get("response_url")),
+            response_url=str_or_none(body.get("response_url")),
         )
         prefill = prefill_from_message(str(message.get("text") or ""), self.name_for)
         notice = None
@@ -122,7 +123,7 @@ class TaskService:
 
     async def global_shortcut(self, body: dict[str, Any]) -> None:
         """The form with a conversation picker for the confirmation."""
-        if self.store.get_link(_dig_str(body, "user", "id")) is None:
+        if self.store.get_link(dig_str(body, "user", "id")) is None:
             await self._open(body.get("trigger_id"), views.info_modal(self._not_linked()))
             return
         dest = Destination(source="global")
@@ -150,9 +151,8 @@ class TaskService:
 
     async def submit(self, body: dict[str, Any]) -> SubmitResult:
         """Validate a view submission, store it in the outbox; returns the ack payload."""
-        user_id = _dig_str(body, "user", "id")
-        view = body.get("view") if isinstance(body.get("view"), dict) else {}
-        assert isinstance(view, dict)
+        user_id = dig_str(body, "user", "id")
+        view = dig_dict(body, "view")
         view_id = str(view.get("id") or "")
         form = FormInput.from_view(view)
         dest = Destination.load(view.get("private_metadata"), self.response_url_ok)
@@ -177,7 +177,7 @@ class TaskService:
             dest = self._global_destination(dest, body, form)
         sub = Submission(
             view_id=view_id,
-            team_id=_dig_str(body, "team", "id") or _dig_str(body, "user", "team_id"),
+            team_id=dig_str(body, "team", "id") or dig_str(body, "user", "team_id"),
             user_id=user_id,
             source=dest.source,
             note_id=note_id,
@@ -211,11 +211,9 @@ class TaskService:
     def _global_destination(
         self, dest: Destination, body: dict[str, Any], form: FormInput
     ) -> Destination:
-        urls = body.get("response_urls") if isinstance(body.get("response_urls"), list) else []
-        assert isinstance(urls, list)
         response_url = None
-        for item in urls:
-            url = item.get("response_url") if isinstance(item, dict) else None
+        for item in dig_list(body, "response_urls"):
+            url = dig(item, "response_url")
             if isinstance(url, str) and self.response_url_ok(url):
                 response_url = url
                 break
@@ -298,10 +296,6 @@ class TaskService:
         return "Draft discarded."
 
 
-class UserFacingError(Exception):
-    """A problem to show the person as it is (no internals in the message)."""
-
-
 def _resubmission(sub: Submission) -> dict[str, Any]:
     return {
         "note_id": sub.note_id,
@@ -315,17 +309,3 @@ def _resubmission(sub: Submission) -> dict[str, Any]:
         "attempts": 0,
         "created_at": sub.created_at,
     }
-
-
-def _dig_str(obj: Any, *keys: str) -> str:
-    for key in keys:
-        obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj if isinstance(obj, str) else ""
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _valid_channel(value: Any) -> str | None:
-    return value if isinstance(value, str) and CHANNEL_ID_RE.fullmatch(value) else None
