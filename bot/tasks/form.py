@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot import ids
 from bot.db.store import Submission
@@ -37,6 +37,8 @@ class Destination(BaseModel):
     thread_ts: str | None = None
     message_ts: str | None = None
     response_url: str | None = None
+    # The submission this form reopens: its unknown outcome must be settled before any POST.
+    draft_of: str | None = Field(default=None, pattern=r"^V[A-Z0-9]{2,30}$")
 
     @field_validator("channel_id")
     @classmethod

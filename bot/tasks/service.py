@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.db.store import Store, Submission
+from bot.db.store import OPEN_STATES, Store, Submission
 from bot.db.writer import SubmissionWriter
 from bot.errors import UserFacingError
 from bot.links.views import stale_phrase
@@ -190,6 +190,8 @@ class TaskService:
             response_url=dest.response_url,
             message_key=dest.message_key,
         )
+        if dest.draft_of:
+            self._carry_ambiguity(sub, dest.draft_of)
         stored, inserted = await self.writer.add(sub)
         if not inserted and stored.state in ("failed", "reopened"):
             # The same modal submitted again after a refusal: the draft was fixed, try anew.
@@ -200,6 +202,8 @@ class TaskService:
             if stored.task_id:
                 view = views.created_modal(stored.task_id, None)
                 return SubmitResult({"response_action": "update", "view": view})
+            if stored.state in OPEN_STATES:
+                inserted = True  # hand it over again: a worker that lost it may be gone
         else:
             # DEBUG: this runs before every ack; the worker logs each submission's outcome.
             log.debug("submission %s accepted from %s", view_id, user_id)
@@ -207,6 +211,16 @@ class TaskService:
         return SubmitResult(
             {"response_action": "update", "view": view}, view_id if inserted else None
         )
+
+    def _carry_ambiguity(self, sub: Submission, draft_of: str) -> None:
+        """A reopened draft whose first POST may have been applied is looked up before any
+        POST, and matched against tasks created since that first submission."""
+        first = self.store.get_submission(draft_of)
+        if first is None or first.user_id != sub.user_id or not first.ambiguous:
+            return
+        sub.ambiguous = 1
+        sub.created_at = first.created_at
+        sub.acked_at = self.store.clock().isoformat()
 
     def _global_destination(
         self, dest: Destination, body: dict[str, Any], form: FormInput
@@ -280,7 +294,7 @@ class TaskService:
             return "That draft is not yours or no longer exists."
         if sub.state != "failed":
             return "That draft was already reopened or discarded."
-        dest = Destination.of(sub)
+        dest = Destination.of(sub).model_copy(update={"draft_of": sub.view_id})
         prefill = Prefill(sub.note_id, sub.assignee_user_ids, sub.notes)
         view = views.task_modal(prefill, private_metadata=dest.dump(), error=sub.last_error)
         await self._open(trigger_id, view)
@@ -307,5 +321,6 @@ def _resubmission(sub: Submission) -> dict[str, Any]:
         "last_error": None,
         "trace_id": None,
         "attempts": 0,
-        "created_at": sub.created_at,
+        # created_at stays: an earlier POST's task is looked for since then; the window is new.
+        "acked_at": sub.created_at,
     }

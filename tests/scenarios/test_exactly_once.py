@@ -6,8 +6,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from bot import ids
 from bot.tasks.outbox import GIVEN_UP_TEXT, NOT_THERE_TEXT, UNKNOWN_TEXT
 from tests.conftest import DOCTOR, NURSE, Harness
+from tests.support import payloads
 from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
 
 
@@ -164,3 +166,36 @@ async def test_a_card_refused_everywhere_closes_the_row_and_says_so_in_plain_tex
     task = harness.maxcare.all_tasks()[0]
     plain = [c for c in harness.slack.calls("chat.postMessage") if not c.params.get("blocks")]
     assert plain and task["id"] in plain[-1].params["text"]
+
+
+async def test_a_reopened_draft_of_an_unknown_outcome_is_looked_up_before_any_post(
+    harness: Harness,
+) -> None:
+    _link(harness)
+    harness.slack.fail("views.update", "not_found", times=100)  # the modal was closed
+    view_id, note = await _unknown_after_an_applied_post(harness, "Reopen me")
+    harness.bot.outbox.reconcile_seconds = 0.0  # given up: the draft comes back with Reopen
+    await _until(lambda: harness.bot.outbox.sweep() > 0, "the sweep to take the row up again")
+    await harness.settle()
+    assert GIVEN_UP_TEXT[:40] in _told(harness)
+
+    harness.maxcare.clear_faults()
+    before = len(harness.slack.calls("views.open"))
+    action = [{"type": "button", "action_id": ids.REOPEN_DRAFT_ACTION, "block_id": "b",
+               "value": view_id}]
+    assert (await harness.post(payloads.block_actions(
+        action, channel_id=CHANNEL, trigger_id=payloads.new_trigger_id()))).status_code == 200
+    form = (await harness.slack.async_wait_for("views.open", before + 1))[-1].params["view"]
+    values = payloads.state_values(
+        payloads.plain_text_value(ids.NOTE_BLOCK, ids.NOTE_ACTION, note),
+        payloads.users_value(ids.ASSIGNEES_BLOCK, ids.ASSIGNEES_ACTION, [DOCTOR]),
+        payloads.plain_text_value(ids.NOTES_BLOCK, ids.NOTES_ACTION, "Reopen me"),
+    )
+    reopened = new_view_id()  # a reopened draft is a new modal, so a new view ID
+    resp = await harness.post(payloads.view_submission(
+        form, values, user_id=NURSE, view_id=reopened, private_metadata=form["private_metadata"]))
+    assert resp.status_code == 200
+    await harness.settle()
+    assert _posts(harness) == 1 and len(harness.maxcare.all_tasks()) == 1  # adopted, not POSTed
+    sub = harness.bot.store.get_submission(reopened)
+    assert sub is not None and sub.state == "created" and sub.confirmed_at
