@@ -11,6 +11,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.db.store import Store
+from bot.settings import Settings
 from tests.conftest import env_for
 from tests.support import ROOT
 from tests.support.fakes import FakeMaxCare, FakeSlack
@@ -357,3 +358,9 @@ def test_readme_documents_every_command() -> None:
     for command in ("links add", "links remove", "links list", "links import", "links export",
                     "check", "serve"):
         assert f"python -m bot {command}" in readme, command
+
+
+def test_readme_documents_every_environment_variable() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"`{name.upper()}`" in readme, name.upper()
