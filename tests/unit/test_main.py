@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.settings import Settings
 from tests.support import ROOT
 from tests.support.cli import run_process
 
@@ -23,3 +24,9 @@ def test_readme_documents_every_command() -> None:
     for command in ("links add", "links remove", "links list", "links import", "links export",
                     "check", "serve"):
         assert f"python -m bot {command}" in readme, command
+
+
+def test_readme_documents_every_environment_variable() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"`{name.upper()}`" in readme, name.upper()
