@@ -10,7 +10,6 @@ from typing import TextIO
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import slack_client
 from bot.db.store import Store
 from bot.links.csv_io import (
     LinksFileError,
@@ -22,6 +21,7 @@ from bot.links.csv_io import (
 from bot.links.review import check_links
 from bot.maxcare import MaxCareClient, MaxCareError
 from bot.settings import ConfigError, Settings, load_settings
+from bot.slack.client import slack_client
 
 
 def actor() -> str:

@@ -11,13 +11,13 @@ from typing import TextIO
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import slack_client
 from bot.db.store import LinkEvent, Store
 from bot.links import suggest
 from bot.links.stale import find_stale, slack_people
 from bot.links.views import stale_label
 from bot.maxcare import MaxCareClient, MaxCareError
 from bot.settings import ConfigError, Settings, load_settings
+from bot.slack.client import slack_client
 
 
 def _change(event: LinkEvent) -> str:

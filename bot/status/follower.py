@@ -4,8 +4,8 @@ MaxCare has no webhooks, so while a task's `syncStatus` is not `synced` the app 
 `GET /v4/tasks/{id}`: first after `first_delay` seconds, then doubling up to `max_delay`, for at
 most `follow_seconds`. The schedule lives in the `tasks` table (`follow_until`, `next_check_at`,
 `follow_checks`), so a restart resumes it. A round is skipped while MaxCare's rate budget is
-spent, so following never delays task creation, and checks wait (at most FOLLOW_MAX_WAIT
-seconds per round) while Slack requests keep arriving, so they never delay an ack either.
+spent, so following never delays task creation, and checks wait (at most `max_wait` seconds
+per round) while Slack requests keep arriving, so they never delay an ack either.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class SyncFollower:
         first_delay: float = 10.0,
         max_delay: float = 300.0,
         batch: int = 20,
+        max_wait: float = FOLLOW_MAX_WAIT,
         foreground: Foreground | None = None,
     ) -> None:
         self.store = store
@@ -58,6 +59,7 @@ class SyncFollower:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.batch = batch
+        self.max_wait = max_wait
         self.foreground = foreground or Foreground()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -121,7 +123,7 @@ class SyncFollower:
     async def _round(self) -> float:
         """Check every due task; returns how long to sleep before the next round."""
         due = self.store.due_follows(self.store.clock().isoformat(), limit=self.batch)
-        not_after = self.foreground.deadline(FOLLOW_MAX_WAIT)
+        not_after = self.foreground.deadline(self.max_wait)
         for row in due:
             await self.foreground.give_way(not_after)  # acks first
             budget_wait = self.maxcare.budget_wait_seconds()

@@ -84,6 +84,7 @@ class Outbox:
         concurrency: int = 16,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         foreground: Foreground | None = None,
+        card_posted: Callable[[Task], None] = lambda task: None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -98,7 +99,7 @@ class Outbox:
         self._held: OrderedDict[str, float] = OrderedDict()
         self._releaser: asyncio.Task[None] | None = None
         self._accepting = True
-        self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
+        self.card_posted = card_posted  # the follower's hook: a new card's sync is followed
 
     def enqueue(self, view_id: str) -> None:
         """Take on one submission unless it is already in hand; it starts when acks allow."""

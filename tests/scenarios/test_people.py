@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot import ids
-from tests.conftest import DOCTOR, NURSE, Harness
 from tests.support import payloads
+from tests.support.harness import DOCTOR, NURSE, Harness
 
 
 def _notes_of(view: dict) -> str:

@@ -11,9 +11,9 @@ import pytest
 
 from bot.__main__ import main
 from bot.db.store import Store
-from tests.conftest import env_for
 from tests.support import ROOT
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32

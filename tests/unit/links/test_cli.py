@@ -12,8 +12,8 @@ import pytest
 from bot.__main__ import main
 from bot.db.store import STALE_PROVIDER, STALE_SLACK, Store
 from bot.links.cli import actor
-from tests.conftest import env_for
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
