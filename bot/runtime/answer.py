@@ -11,16 +11,17 @@ Why not Bolt's lazy listeners (`app.command(...)(ack=…, lazy=[…])`), the lib
 answer first and work after? Measured, they cost more on the path to the answer: before Bolt
 returns it, each lazy function gets a deep copy of the request, re-parsed from the raw body, and
 its arguments injected a second time. `python -m benchmarks.lazy_vs_answer --requests 3000`
-dispatches the same listener both ways to in-process AsyncApps; lazy / answer_at_ack, medians:
+dispatches the same listener both ways to in-process AsyncApps; lazy / answer_at_ack, medians of
+one run (slack-bolt 1.30, a shared 2-core machine), and the ratio's range over three runs:
 
-    slash command          answered 0.280 / 0.090 ms (3.1x)   CPU 0.375 / 0.132 ms (2.9x)
-    click on a card        answered 0.419 / 0.088 ms (4.8x)   CPU 0.680 / 0.263 ms (2.6x)
+    slash command     until answered 0.280 / 0.090 ms (2.8-3.2x), CPU 0.375 / 0.132 ms (2.9-3.0x)
+    click on a card   until answered 0.419 / 0.088 ms (3.8-4.8x), CPU 0.680 / 0.263 ms (2.3-2.6x)
 
 They would also log a failure with its message (the text may be what a person typed), keep no
 reference to their tasks (nothing to wait for at shutdown), and split each listener in two, both
 halves parsing the same payload. Decision: no lazy listeners; `answer_at_ack` on every listener
-with work after its ack, and none on those that finish at their ack (the form submission, the
-provider picker).
+with work after its ack, and none on those done by their answer (the form submission, the
+provider picker, user_change events).
 """
 
 from __future__ import annotations
