@@ -515,6 +515,13 @@ class Store:
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         return sorted(rows, key=lambda r: r["next_check_at"] or "")
 
+    def release_follows(self, owner: str) -> int:
+        """Give up `owner`'s claims on follow checks; returns how many it held."""
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", [owner]
+        )
+        return cur.rowcount
+
     def next_follow_at(self) -> str | None:
         """When the earliest followed task is due, if any is followed."""
         row = self.db.execute(

@@ -4,8 +4,8 @@ MaxCare has no webhooks, so while a task's `syncStatus` is not `synced` the app 
 `GET /v4/tasks/{id}`: first after `first_delay` seconds, then doubling up to `max_delay`, for at
 most `follow_seconds`. The schedule lives in the `tasks` table (`follow_until`, `next_check_at`,
 `follow_checks`), so a restart resumes it. A round is skipped while MaxCare's rate budget is
-spent, so following never delays task creation, and checks wait (at most FOLLOW_MAX_WAIT
-seconds per round) while Slack requests keep arriving, so they never delay an ack either.
+spent, so following never delays task creation, and checks wait (at most `max_wait` seconds
+per round) while Slack requests keep arriving, so they never delay an ack either.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class SyncFollower:
         first_delay: float = 10.0,
         max_delay: float = 300.0,
         batch: int = 20,
+        max_wait: float = FOLLOW_MAX_WAIT,
         foreground: Foreground | None = None,
         owner: str | None = None,
     ) -> None:
@@ -61,6 +62,7 @@ class SyncFollower:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.batch = batch
+        self.max_wait = max_wait
         self.foreground = foreground or Foreground()
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
@@ -83,6 +85,7 @@ class SyncFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.store.release_follows(self.owner)  # unchecked claims are free for another process
 
     def card_posted(self, task: Task) -> None:
         """Outbox hook: a task's card is in Slack; follow its sync unless already synced."""
@@ -126,7 +129,7 @@ class SyncFollower:
         """Check every due task; returns how long to sleep before the next round."""
         # Claimed, so that of several processes on one database only one checks each task.
         due = self.store.claim_due_follows(self.owner, CHECK_LEASE_SECONDS, limit=self.batch)
-        not_after = self.foreground.deadline(FOLLOW_MAX_WAIT)
+        not_after = self.foreground.deadline(self.max_wait)
         for row in due:
             await self.foreground.give_way(not_after)  # acks first
             budget_wait = self.maxcare.budget_wait_seconds()

@@ -75,6 +75,7 @@ class Outbox:
         foreground: Foreground | None = None,
         owner: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        card_posted: Callable[[Task], None] = lambda task: None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -94,7 +95,7 @@ class Outbox:
         self._accepting = True
         self._telling: set[asyncio.Task[None]] = set()  # "Queued" notices in flight
         self._loops: list[asyncio.Task[None]] = []
-        self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
+        self.card_posted = card_posted  # the follower's hook: a new card's sync is followed
 
     def enqueue(self, view_id: str) -> None:
         """Take on one submission unless it is already in hand; it starts when acks allow."""

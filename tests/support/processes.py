@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DOCTOR, env_for
 from tests.support import ROOT
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, env_for
 from tests.support.submissions import new_view_id, note_id, submission
 
 

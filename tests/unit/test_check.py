@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.db.store import STALE_PROVIDER, STALE_SLACK, Store
-from tests.conftest import env_for
 from tests.support.cli import ALL_VARS, configure, run
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32

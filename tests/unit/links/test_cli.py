@@ -11,9 +11,9 @@ import pytest
 
 from bot.db.store import Store
 from bot.links.cli import actor
-from tests.conftest import env_for
 from tests.support.cli import ALL_VARS, run, run_process, table
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
