@@ -161,7 +161,7 @@ async def build_bot(
         transport=maxcare_transport,
         **extra,
     )
-    confirmer = Confirmer(slack=slack, store=store)
+    confirmer = Confirmer(slack=slack, store=store, cards=TaskCards(store=store))
     owner = default_owner()  # this process, in the database's claims
     outbox = Outbox(
         store=store,
