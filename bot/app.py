@@ -29,8 +29,9 @@ from bot.settings import Settings
 from bot.slack.client import connect, response_url_checker
 from bot.slack.people import People
 from bot.status import listeners as status_listeners
+from bot.status.cards import TaskCards
 from bot.status.follower import FOLLOW_MAX_WAIT, SyncFollower
-from bot.status.service import StatusService, TaskCards
+from bot.status.service import StatusService
 from bot.tasks import listeners as task_listeners
 from bot.tasks.notifier import Confirmer
 from bot.tasks.outbox import Outbox
@@ -149,7 +150,7 @@ async def build_bot(
     outbox = Outbox(
         store=store,
         maxcare=maxcare,
-        confirmer=Confirmer(slack=slack, store=store),
+        confirmer=Confirmer(slack=slack, store=store, cards=cards),
         retry_seconds=tuning.retry_seconds or settings.maxcare_retry_window_seconds,
         reconcile_seconds=settings.maxcare_reconcile_hours * 3600,
         lease_seconds=settings.outbox_lease_seconds,

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.db.store import Store, default_owner
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task
 from bot.runtime.pressure import Foreground
-from bot.status.service import TaskCards
+from bot.status.cards import TaskCards
 from bot.status.views import FOLLOWING_NOTE, stopped_note
 
 log = logging.getLogger("bot.follower")
