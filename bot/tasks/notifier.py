@@ -21,7 +21,7 @@ log = logging.getLogger("bot.confirm")
 
 
 
-class Confirmer:
+class Notifier:
     """Posts cards and notices through Slack, falling back to response_url, then to a DM."""
 
     def __init__(self, *, slack: AsyncWebClient, store: Store, cards: TaskCards) -> None:
