@@ -1,4 +1,4 @@
-"""Live status (issue 6): Refresh, the sync follower, `/task status`, `/task mine`, odd statuses."""
+"""Live status: Refresh, the sync follower, `/task status`, `/task mine`, odd statuses."""
 
 from __future__ import annotations
 
