@@ -6,6 +6,10 @@ lease ran out. Its retry window counts from its ack. A POST that may have been a
 never followed by another until a lookup has answered (reconcile.py); when MaxCare stays down
 past the window the author is told the outcome is unknown, and the lookup goes on in the
 background, with backoff, until `reconcile_seconds` after the submission.
+
+Longer than 400 lines on purpose: one submission's whole life (hand-over, claim, create,
+reconcile, confirm, park) reads in order in one place; the retry deadlines and the lookup are
+already apart (retry.py, reconcile.py).
 """
 
 from __future__ import annotations
