@@ -88,8 +88,10 @@ def slash_command(
     team_id: str = TEAM_ID,
     response_url: str = DEFAULT_RESPONSE_URL,
     trigger_id: str | None = None,
+    enterprise_id: str | None = None,
 ) -> Signed:
-    """A slash command invocation (form-encoded, fields in Slack's order)."""
+    """A slash command invocation (form-encoded, fields in Slack's order; on Enterprise Grid
+    with the organization's ID too)."""
     fields = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
@@ -105,6 +107,8 @@ def slash_command(
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
     }
+    if enterprise_id:
+        fields["enterprise_id"] = enterprise_id
     body = urlencode(fields)
     return body, sign(body)
 
