@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -356,7 +357,8 @@ class Outbox:
         wanted = sorted(sub.assignee_ids)
         for task in tasks:
             if (
-                task.notes == sub.notes
+                task.notes is not None
+                and _comparable(task.notes) == _comparable(sub.notes)
                 and sorted(p.id for p in task.assigned_providers) == wanted
                 and (task.created_at is None or task.created_at >= since)
                 and self.store.get_task(task.id) is None
@@ -373,6 +375,13 @@ class Outbox:
             await self.confirmer.notify_failure(sub, reason)
         except SlackClientError as exc:
             log.error("could not tell %s about failure: %s", sub.user_id, type(exc).__name__)
+
+
+def _comparable(notes: str) -> str:
+    """Notes as compared with what MaxCare stored, which may have tidied them: one Unicode
+    form, `\n` line endings, no blanks at line ends or around the whole."""
+    text = unicodedata.normalize("NFC", notes).replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
 class GaveUp(MaxCareError):

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import DOCTOR, env_for
 from tests.support import ROOT
 from tests.support.fakes import FakeMaxCare, FakeSlack
-from tests.support.submissions import new_view_id, note_id, submission
+from tests.support.submissions import new_view_id, submission
 
 
 def free_port() -> int:
@@ -36,6 +36,7 @@ class App:
 
     def __init__(self, slack: FakeSlack, maxcare: FakeMaxCare, tmp: Path) -> None:
         self.env = clean_env({**env_for(slack, maxcare, tmp / "bot.db"), "PORT": str(free_port())})
+        self.maxcare = maxcare
         self.cwd = tmp
         self.url = f"http://127.0.0.1:{self.env['PORT']}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -77,7 +78,8 @@ class App:
 
     def submit(self, text: str) -> str:
         view_id = new_view_id()
-        body, headers = submission(view_id=view_id, note=note_id(), notes=text, assignees=[DOCTOR])
+        note = self.maxcare.add_note()["id"]
+        body, headers = submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR])
         answer = httpx.post(f"{self.url}/slack/events", content=body, headers=headers, timeout=10)
         assert answer.status_code == 200 and answer.json()["response_action"] == "update"
         return view_id
