@@ -90,7 +90,7 @@ class Harness:
         """POST a signed body to /slack/events."""
         body, headers = signed
         resp = await self.http.post("/slack/events", content=body, headers=headers)
-        self.slack.acked(body, resp.text)  # a plain ack closes the modal it answers
+        self.slack.acked(body, resp.text, resp.status_code)  # a plain ack closes its modal
         return resp
 
     def link(self, user_id: str, provider: dict[str, Any]) -> None:

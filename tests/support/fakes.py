@@ -131,6 +131,7 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    error: str | None = None  # the fake's refusal, if it refused (injected faults too)
 
 
 @dataclass
@@ -204,7 +205,6 @@ class FakeSlack(_ThreadedServer):
         self._response_url_faults: dict[str, tuple[int, int | None]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._views: dict[str, dict[str, Any]] = {}  # open views (modals and Home tabs)
-        self._closed: set[str] = set()
         self._home: dict[str, str] = {}  # user ID -> their Home tab's view ID
         self._triggers: dict[str, _Trigger] = {}
         self._hooks: dict[str, _Hook] = {}
@@ -242,9 +242,7 @@ class FakeSlack(_ThreadedServer):
             if kind == "trigger":
                 self._triggers[subject] = _Trigger(self.clock(), detail)
             elif kind == "view" and isinstance(subject, dict) and subject.get("id"):
-                view_id = str(subject["id"])
-                self._views[view_id] = copy.deepcopy(subject)
-                self._closed.discard(view_id)
+                self._views[str(subject["id"])] = copy.deepcopy(subject)
 
     def new_trigger_id(self, view_id: str | None = None) -> str:
         """A trigger_id issued now, as by an interaction (in view `view_id` if given)."""
@@ -256,7 +254,6 @@ class FakeSlack(_ThreadedServer):
         """The person closed the modal (or an ack closed it): views.update then finds nothing."""
         with self._lock:
             self._views.pop(view_id, None)
-            self._closed.add(view_id)
 
     def view(self, view_id: str) -> dict[str, Any] | None:
         """The open view with this ID as the fake holds it, or None when unknown or closed."""
@@ -264,8 +261,10 @@ class FakeSlack(_ThreadedServer):
             found = self._views.get(view_id)
             return copy.deepcopy(found) if found is not None else None
 
-    def acked(self, body: str, answer: str) -> None:
+    def acked(self, body: str, answer: str, status: int = 200) -> None:
         """Learn from the app's HTTP answer to a signed body which modals it closed."""
+        if status != 200:
+            return  # Slack shows an error and the modal stays as it was
         try:
             payload = json.loads(dict(parse_qsl(body)).get("payload", ""))
             ack = json.loads(answer) if answer.strip() else {}
@@ -494,41 +493,45 @@ class FakeSlack(_ThreadedServer):
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._read_params(request)
-        with self._lock:
-            self._calls.append(Call(method, params))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
+        answer, headers = self._api_answer(method, params, token)
+        error = None if answer.get("ok") else str(answer.get("error"))
+        with self._lock:  # recorded once handled, so a test that waited for it sees the outcome
+            self._calls.append(Call(method, params, error))
+        status = 429 if "Retry-After" in headers else 200
+        return web.json_response(answer, status=status, headers=headers)
+
+    def _api_answer(
+        self, method: str, params: dict[str, Any], token: Any
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The answer to one Web API call, and its extra headers."""
         if method == "apps.connections.open":
             if token != self.app_token:
-                return web.json_response({"ok": False, "error": "invalid_auth"})
+                return {"ok": False, "error": "invalid_auth"}, {}
             ws_url = self.base.replace("http://", "ws://") + "/socket"
-            return web.json_response({"ok": True, "url": ws_url})
+            return {"ok": True, "url": ws_url}, {}
         if method not in slack_rules.METHOD_SCOPES:
-            return web.json_response({"ok": False, "error": "unknown_method"})
+            return {"ok": False, "error": "unknown_method"}, {}
         if token != self.token:
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+            return {"ok": False, "error": "invalid_auth"}, {}
         needed = slack_rules.scope_needed(method, self.scopes)
         if needed is not None:
-            return web.json_response({
+            return {
                 "ok": False, "error": "missing_scope", "needed": needed,
                 "provided": ",".join(sorted(self.scopes)),
-            })
+            }, {}
         fault = self._take_fault(method, params)
         if fault is not None and fault.retry_after is not None:
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"},
-                status=429,
-                headers={"Retry-After": str(fault.retry_after)},
-            )
+            return {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
         if fault is not None:
-            return web.json_response({"ok": False, "error": fault.error})
+            return {"ok": False, "error": fault.error}, {}
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             with self._lock:
                 channel_error = self._channel_errors.get(str(params.get("channel")))
             if channel_error:
-                return web.json_response({"ok": False, "error": channel_error})
-        answer = self._answer(method, params)
-        return web.json_response(answer)
+                return {"ok": False, "error": channel_error}, {}
+        return self._answer(method, params), {}
 
     def _next_ts(self) -> str:
         with self._lock:
@@ -752,8 +755,14 @@ class FakeSlack(_ThreadedServer):
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = {"_raw": raw}
+        status, text = self._response_url_answer(name, body)
         with self._lock:
-            self._calls.append(Call(f"response_url:{name}", body))
+            self._calls.append(Call(f"response_url:{name}", body, None if status == 200 else text))
+        return web.Response(status=status, text=text)
+
+    def _response_url_answer(self, name: str, body: Any) -> tuple[int, str]:
+        """HTTP status and text of Slack's answer to one post to a response_url."""
+        with self._lock:
             fault = self._response_url_faults.get(name)
             if fault is not None:
                 status, times = fault
@@ -762,21 +771,20 @@ class FakeSlack(_ThreadedServer):
                         del self._response_url_faults[name]
                     else:
                         self._response_url_faults[name] = (status, times - 1)
-        if fault is not None:
-            return web.Response(status=fault[0], text="no_active_hooks")
+                return status, "no_active_hooks"
         blocks = body.get("blocks") if isinstance(body, dict) else None
         if blocks is not None and slack_rules.blocks_problems(blocks):
-            return web.Response(status=400, text="invalid_blocks")
+            return 400, "invalid_blocks"
         with self._lock:
             hook = self._hooks.get(name)
             if hook is None:  # never issued: no such URL
-                return web.Response(status=404, text="no_active_hooks")
+                return 404, "no_active_hooks"
             if self.clock() - hook.issued > slack_rules.RESPONSE_URL_SECONDS:
-                return web.Response(status=404, text="expired_url")
+                return 404, "expired_url"
             if hook.posts >= slack_rules.RESPONSE_URL_POSTS:
-                return web.Response(status=404, text="used_url")
+                return 404, "used_url"
             hook.posts += 1
-        return web.Response(text="ok")
+        return 200, "ok"
 
 
 # ---------------------------------------------------------------------------------------------
