@@ -11,10 +11,12 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.check import check
 from bot.db.store import Store
-from bot.links import cli, review
+from bot.errors import ConfigError
+from bot.links import cli
 from bot.logs import setup_logging
-from bot.settings import ConfigError, describe_errors, load_settings
+from bot.settings import describe_errors, load_settings
 
 
 class _StoreOnly(BaseSettings):
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "links":
         return _links(args)
     if args.command == "check":
-        return cli.check(sys.stdout)
+        return check(sys.stdout)
     try:
         settings = load_settings()
         mode = getattr(args, "mode", "auto")
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _links(args: argparse.Namespace) -> int:
     if args.links_command == "suggest":  # needs Slack and MaxCare, not only the database
-        return review.links_suggest(args.file, sys.stdout)
+        return cli.links_suggest(args.file, sys.stdout)
     try:
         path = _StoreOnly().database_path
     except ValidationError as exc:
@@ -109,7 +111,7 @@ def _links(args: argparse.Namespace) -> int:
             case "import":
                 return cli.links_import(store, args.file, out)
             case "history":
-                return review.links_history(store, args.slack_user_id, args.csv, out)
+                return cli.links_history(store, args.slack_user_id, args.csv, out)
             case _:
                 return cli.links_export(store, args.file, out)
     finally:

@@ -8,9 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ConfigError(Exception):
-    """Configuration is missing or malformed; the message is one line naming the variable."""
+from bot.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -30,8 +28,11 @@ class Settings(BaseSettings):
     maxcare_rate_limit_per_minute: int = Field(default=1000, ge=1)
     maxcare_timeout_seconds: float = Field(default=10.0, gt=0)
     maxcare_retry_window_seconds: float = Field(default=600.0, gt=0)
+    maxcare_reconcile_hours: float = Field(default=24.0, gt=0)
     # Undocumented, for benchmarks (issue 7): the budget's window, and where HTTP mode listens.
     maxcare_rate_window_seconds: float = Field(default=60.0, gt=0)
+    # Undocumented, for tests: how long a process's claim on a row lasts unless renewed.
+    outbox_lease_seconds: float = Field(default=30.0, gt=0)
     bind_host: str = "0.0.0.0"
     database_path: Path = Path("bot.db")
     port: int = Field(default=3000, ge=0, le=65535)

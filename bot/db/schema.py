@@ -108,4 +108,19 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Claims: which process works a submission or a task check, and until when (a lease), so
+    several processes on one database never work the same row; and whether a submission's
+    POST may have reached MaxCare without an answer (its outcome is then unknown until a lookup
+    answers), and when its retry window started (its latest ack)."""
+    subs = db.table("submissions")
+    subs.add_column("claimed_by", str)
+    subs.add_column("lease_until", str)
+    subs.add_column("ambiguous", int, not_null_default=0)
+    subs.add_column("acked_at", str)
+    tasks = db.table("tasks")
+    tasks.add_column("claimed_by", str)
+    tasks.add_column("lease_until", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import operator
 import os
+import secrets
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,11 @@ from bot.db.schema import MIGRATIONS
 def utcnow() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    """A process's name in claims: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,16 @@ class Submission:
     created_at: str = ""
     updated_at: str = ""
     confirmed_at: str | None = None
+    claimed_by: str | None = None  # the process working it (see Store.claim_submission)
+    lease_until: str | None = None  # its claim holds until then; also "not before" when parked
+    ambiguous: int = 0  # 1: a POST may have created the task; look it up before any other POST
+    acked_at: str | None = None  # the latest ack: the retry window counts from here
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-OPEN_STATES = ("pending", "creating", "created")
+# Submissions some process still has work to do for (`unknown`: a POST may have been applied
+# and MaxCare could not be asked since; reconciliation goes on in the background).
+OPEN_STATES = ("pending", "creating", "created", "unknown")
 
 
 _SUBMISSION_COLUMNS = tuple(f for f in Submission.__dataclass_fields__ if f != "extra")
@@ -117,12 +130,20 @@ class Store:
         self.migrate()
 
     def migrate(self) -> None:
-        """Bring the schema up to the latest version."""
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
+        """Bring the schema up to the latest version.
+
+        The version is read inside the write transaction: of two processes starting on one new
+        file, the second waits for the first and then finds nothing left to do.
+        """
+        with self.transaction():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
                 step(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
+
+    def schema_version(self) -> int:
+        """How many migrations this database has had."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -334,6 +355,65 @@ class Store:
             return None
         return _submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
 
+    # -- claims: one process works a row at a time -------------------------------------------
+
+    def _lease(self, seconds: float) -> str:
+        return (self.clock() + timedelta(seconds=seconds)).isoformat()
+
+    def claim_submission(self, view_id: str, owner: str, lease_seconds: float) -> Submission | None:
+        """Claim one open submission for `owner` (or renew its claim); None if another holds it.
+
+        One statement, so two processes racing for a row cannot both win it.
+        """
+        marks = ",".join("?" for _ in OPEN_STATES)
+        cur = self.db.conn.execute(
+            f"UPDATE submissions SET claimed_by = ?, lease_until = ? WHERE view_id = ? "
+            f"AND state IN ({marks}) AND confirmed_at IS NULL "
+            "AND (claimed_by = ? OR lease_until IS NULL OR lease_until <= ?) RETURNING *",
+            [owner, self._lease(lease_seconds), view_id, *OPEN_STATES, owner, self._now()],
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return _submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
+
+    def claim_due_submissions(
+        self, owner: str, lease_seconds: float, limit: int = 100
+    ) -> list[str]:
+        """Claim open submissions nobody holds (or whose lease ran out), oldest first."""
+        marks = ",".join("?" for _ in OPEN_STATES)
+        now = self._now()
+        rows = self.db.conn.execute(
+            "UPDATE submissions SET claimed_by = ?, lease_until = ? WHERE view_id IN ("
+            f"SELECT view_id FROM submissions WHERE state IN ({marks}) AND confirmed_at IS NULL "
+            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY created_at LIMIT ?) "
+            "RETURNING view_id, created_at",
+            [owner, self._lease(lease_seconds), *OPEN_STATES, now, limit],
+        ).fetchall()
+        return [view_id for view_id, _ in sorted(rows, key=lambda r: r[1] or "")]
+
+    def renew_claims(self, owner: str, view_ids: Iterable[str], lease_seconds: float) -> int:
+        """Extend `owner`'s claims on these submissions; returns how many it still holds."""
+        ids = list(view_ids)
+        if not ids:
+            return 0
+        marks = ",".join("?" for _ in ids)
+        cur = self.db.conn.execute(
+            f"UPDATE submissions SET lease_until = ? WHERE claimed_by = ? AND view_id IN ({marks})",
+            [self._lease(lease_seconds), owner, *ids],
+        )
+        return cur.rowcount
+
+    def release_submission(
+        self, view_id: str, owner: str, *, not_before: datetime | None = None
+    ) -> None:
+        """Give up `owner`'s claim; any process may take the row up from `not_before` on."""
+        self.db.conn.execute(
+            "UPDATE submissions SET claimed_by = NULL, lease_until = ? "
+            "WHERE view_id = ? AND claimed_by = ?",
+            [not_before.isoformat() if not_before else None, view_id, owner],
+        )
+
     def open_submissions(self) -> list[Submission]:
         """Submissions not yet finished (to take up again at start-up), oldest first."""
         marks = ",".join("?" for _ in OPEN_STATES)
@@ -418,6 +498,29 @@ class Store:
             limit=limit,
         )
         return list(rows)
+
+    def claim_due_follows(
+        self, owner: str, lease_seconds: float, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Claim followed tasks whose check is due and that no other process is checking."""
+        now = self._now()
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET claimed_by = ?, lease_until = ? WHERE task_id IN ("
+            "SELECT task_id FROM tasks WHERE follow_until IS NOT NULL AND next_check_at <= ? "
+            "AND (lease_until IS NULL OR lease_until <= ? OR claimed_by = ?) "
+            "ORDER BY next_check_at LIMIT ?) RETURNING *",
+            [owner, self._lease(lease_seconds), now, now, owner, limit],
+        )
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return sorted(rows, key=lambda r: r["next_check_at"] or "")
+
+    def release_follows(self, owner: str) -> int:
+        """Give up `owner`'s claims on follow checks; returns how many it held."""
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", [owner]
+        )
+        return cur.rowcount
 
     def next_follow_at(self) -> str | None:
         """When the earliest followed task is due, if any is followed."""

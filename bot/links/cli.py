@@ -1,27 +1,29 @@
-"""`python -m bot links …` and `python -m bot check`: the admin's command line."""
+"""`python -m bot links …`: the admin's command line for the links table."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import getpass
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import slack_client
-from bot.db.store import Store
-from bot.links.csv_io import (
-    LinksFileError,
-    links_to_csv,
-    normalize_provider_id,
-    parse_links_csv,
-    valid_slack_user,
-)
-from bot.links.review import check_links
+from bot.db.store import LinkEvent, Store
+from bot.errors import ConfigError, LinksFileError
+from bot.links import suggest
+from bot.links.csv_io import links_to_csv, parse_links_csv
+from bot.links.stale import slack_people
 from bot.maxcare import MaxCareClient, MaxCareError
-from bot.settings import ConfigError, Settings, load_settings
+from bot.maxcare.ids import normalize_provider_id
+from bot.settings import Settings, load_settings
+from bot.slack.client import slack_client
+from bot.slack.payload import is_user_id
+
+# -- the table ------------------------------------------------------------------------------
 
 
 def actor() -> str:
@@ -36,7 +38,7 @@ def links_add(store: Store, slack_user_id: str, provider_id: str, out: TextIO) -
     """Link (or re-link) one person."""
     provider = normalize_provider_id(provider_id)
     slack_user_id = slack_user_id.strip()
-    if not valid_slack_user(slack_user_id):
+    if not is_user_id(slack_user_id):
         print(f"error: {slack_user_id!r} is not a Slack user ID (U… or W…)", file=sys.stderr)
         return 2
     if provider is None:
@@ -115,58 +117,130 @@ def links_export(store: Store, path: Path | None, out: TextIO) -> int:
     return 0
 
 
-def check(out: TextIO) -> int:
-    """Check configuration, database, Slack and MaxCare; print what is wrong."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"FAIL configuration: {exc}", file=out)
-        return 1
-    print("ok   configuration", file=out)
-    return asyncio.run(_check_services(settings, out))
+# -- the audit ------------------------------------------------------------------------------
 
 
-async def _check_services(settings: Settings, out: TextIO) -> int:
-    failures = 0
-    db_ok = slack_ok = False
-    try:
-        store = Store(settings.database_path)
-        print(f"ok   database {settings.database_path} ({store.count_links()} links)", file=out)
-        store.close()
-        db_ok = True
-    except Exception as exc:  # any failure to open is the message
-        failures += 1
-        print(f"FAIL database {settings.database_path}: {exc}", file=out)
-    slack = slack_client(settings)
-    try:
-        auth = await slack.auth_test()
-        print(f"ok   Slack: bot {auth.get('user')} in workspace {auth.get('team')}", file=out)
-        slack_ok = True
-    except SlackApiError as exc:
-        failures += 1
-        print(f"FAIL Slack: {exc.response.get('error')} (check SLACK_BOT_TOKEN)", file=out)
-    except SlackClientError as exc:
-        failures += 1
-        print(f"FAIL Slack: cannot reach {settings.slack_api_url} ({type(exc).__name__})", file=out)
-    except OSError as exc:
-        failures += 1
-        print(f"FAIL Slack: cannot reach {settings.slack_api_url} ({exc})", file=out)
-    maxcare = MaxCareClient(
+def _change(event: LinkEvent) -> str:
+    if event.old_provider_id is None:
+        return f"linked to {event.new_provider_id}"
+    if event.new_provider_id is None:
+        return f"unlinked (was {event.old_provider_id})"
+    return f"re-linked {event.old_provider_id} → {event.new_provider_id}"
+
+
+def links_history(store: Store, slack_user_id: str | None, as_csv: bool, out: TextIO) -> int:
+    """Print the audit of link changes, oldest first, for everyone or one person."""
+    events = store.link_events(slack_user_id)
+    if as_csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("at", "slack_user_id", "actor", "old_provider_id", "new_provider_id"))
+        for e in events:
+            row = (e.at, e.slack_user_id, e.actor, e.old_provider_id, e.new_provider_id)
+            writer.writerow(["" if v is None else v for v in row])
+        return 0
+    if not events:
+        whose = f" for {slack_user_id}" if slack_user_id else ""
+        print(f"no link changes recorded{whose}", file=out)
+        return 0
+    print(f"{'WHEN (UTC)':<21}{'SLACK USER':<14}{'BY':<20}CHANGE", file=out)
+    for e in events:
+        print(f"{e.at[:19]:<21}{e.slack_user_id:<14}{e.actor:<20}{_change(e)}", file=out)
+    print(f"{len(events)} change(s)", file=out)
+    return 0
+
+
+# -- proposals (the only links command that needs Slack and MaxCare) -------------------------
+
+
+class _Progress:
+    """One status line on stderr: rewritten in place on a terminal, a line per step otherwise."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.tty = err.isatty()
+
+    def __call__(self, text: str) -> None:
+        if self.tty:
+            self.err.write(f"\r\033[K{text}…")
+        else:
+            self.err.write(f"{text}…\n")
+        self.err.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.err.write("\r\033[K")
+            self.err.flush()
+
+
+def _maxcare(settings: Settings) -> MaxCareClient:
+    return MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,
         organization_id=settings.maxcare_organization_id,
         timeout=settings.maxcare_timeout_seconds,
-        max_attempts=1,
+        rate_limit_per_minute=settings.maxcare_rate_limit_per_minute,
     )
+
+
+def links_suggest(path: Path | None, out: TextIO, err: TextIO | None = None) -> int:
+    """Print CSV proposals from Slack's people and MaxCare's providers; changes nothing."""
+    err = err or sys.stderr
     try:
-        await maxcare.ping()
-        print(f"ok   MaxCare at {settings.maxcare_api_url}", file=out)
-        if db_ok and slack_ok:  # stale links: people gone from Slack, providers gone from MaxCare
-            failures += await check_links(settings, slack, maxcare, out)
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=err)
+        return 2
+    return asyncio.run(_suggest(settings, path, out, err))
+
+
+async def _suggest(settings: Settings, path: Path | None, out: TextIO, err: TextIO) -> int:
+    store = Store(settings.database_path)
+    links = store.list_links()
+    store.close()
+    progress = _Progress(err)
+    slack = slack_client(settings)
+    try:
+        async with _maxcare(settings) as maxcare:
+            members = await slack_people(slack, progress=progress)
+            providers = []
+            page = 1
+            while True:
+                result = await maxcare.list_providers(page=page)
+                providers += result.providers
+                progress(f"MaxCare: {len(providers)} providers read")
+                if page >= result.pagination.total_pages or not result.providers:
+                    break
+                page += 1
+    except SlackClientError as exc:
+        progress.done()
+        print(f"error: Slack: {getattr(exc, 'response', {}).get('error', exc)}", file=err)
+        return 1
     except MaxCareError as exc:
-        failures += 1
-        print(f"FAIL MaxCare: {exc.user_message('the check')}", file=out)
+        progress.done()
+        print(f"error: {exc.user_message('the provider listing')}", file=err)
+        return 1
     finally:
-        await maxcare.aclose()
-    print("all good" if not failures else f"{failures} problem(s)", file=out)
-    return 1 if failures else 0
+        await _close(slack)
+    progress.done()
+    proposals = suggest.propose(
+        members, providers, {x.slack_user_id for x in links}, {x.provider_id for x in links}
+    )
+    text = suggest.to_csv(proposals)
+    if path is None:
+        out.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    counts = {c: sum(p.confidence == c for p in proposals) for c in ("high", "medium", "low")}
+    people = len({p.person.user_id for p in proposals})
+    print(
+        f"{len(proposals)} proposal(s) for {people} person(s): {counts['high']} high, "
+        f"{counts['medium']} medium, {counts['low']} low. Nothing was changed. Review them, keep "
+        "one row per person, then `python -m bot links import FILE`.",
+        file=err,
+    )
+    return 0
+
+
+async def _close(slack: AsyncWebClient) -> None:
+    if slack.session is not None and not slack.session.closed:
+        await slack.session.close()

@@ -4,40 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.db.store import Link
+from bot.errors import LinksFileError
+from bot.maxcare.ids import normalize_provider_id
+from bot.slack.payload import is_user_id
 
 HEADER = ("slack_user_id", "provider_id")
 EXPORT_HEADER = ("slack_user_id", "provider_id", "provider_name", "linked_by", "linked_at")
-SLACK_USER_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
-PROVIDER_RE = re.compile(r"prv_[0-9a-f]{32}")
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-class LinksFileError(Exception):
-    """The file cannot be imported; `problems` lists every bad line."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-def normalize_provider_id(value: str) -> str | None:
-    """`prv_` + 32 hex from that form or a dashed UUID; None otherwise."""
-    value = value.strip().lower()
-    if PROVIDER_RE.fullmatch(value):
-        return value
-    if UUID_RE.fullmatch(value):
-        return "prv_" + value.replace("-", "")
-    return None
-
-
-def valid_slack_user(value: str) -> bool:
-    """True for a Slack user ID (U… or W…)."""
-    return bool(SLACK_USER_RE.fullmatch(value.strip()))
 
 
 @dataclass
@@ -69,7 +45,7 @@ def parse_links_csv(text: str) -> list[ParsedRow]:
         if not user and not provider_raw and not any((v or "").strip() for v in record.values()):
             continue  # blank line
         provider = normalize_provider_id(provider_raw)
-        if not valid_slack_user(user):
+        if not is_user_id(user):
             problems.append(f"line {line}: {user!r} is not a Slack user ID (U… or W…)")
         elif provider is None:
             problems.append(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -16,15 +15,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.db.store import STALE_SLACK, Store
 from bot.links import views
-from bot.links.csv_io import normalize_provider_id
 from bot.maxcare import BadRequest, MaxCareClient, MaxCareError, NotFound
+from bot.maxcare.ids import normalize_provider_id
+from bot.slack.payload import MENTION_RE, dig, is_user_id
 from bot.slack.text import escape
 from bot.tasks.views import admins_phrase
 
 log = logging.getLogger("bot.admin")
 
-MENTION_RE = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
-USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
 SLACKBOT = "USLACKBOT"
 
 
@@ -68,6 +66,10 @@ class AdminCheck:
         return bool(answer)
 
 
+# Slack waits 3 s for an options answer; keep room for the answer's own trip.
+PICKER_BUDGET_SECONDS = 2.5
+
+
 @dataclass
 class LinkOutcome:
     """What a link attempt says, and whether it linked."""
@@ -82,16 +84,13 @@ def parse_user(token: str) -> str | None:
     match = MENTION_RE.fullmatch(token)
     if match:
         return match.group(1)
-    return token if USER_ID_RE.fullmatch(token) else None
+    return token if is_user_id(token) else None
 
 
 def is_picked_provider(picked: Any) -> bool:
     """True when the picker holds a provider (not nothing, not the hint)."""
-    return (
-        isinstance(picked, dict)
-        and isinstance(picked.get("value"), str)
-        and picked["value"] != ids.NO_PROVIDER_VALUE
-    )
+    value = dig(picked, "value")
+    return isinstance(value, str) and value != ids.NO_PROVIDER_VALUE
 
 
 class AdminService:
@@ -206,7 +205,7 @@ class AdminService:
         name = escape(link.provider_name) if link.provider_name else "a provider"
         text = f"You are linked to {name} (`{link.provider_id}`)"
         if link.linked_by:
-            by = f"<@{link.linked_by}>" if USER_ID_RE.fullmatch(link.linked_by) else link.linked_by
+            by = f"<@{link.linked_by}>" if is_user_id(link.linked_by) else link.linked_by
             text += f", by {by} on {(link.linked_at or '')[:10]}"
         text += "."
         if link.stale_reason:
@@ -252,6 +251,17 @@ class AdminService:
             log.warning("views.update (link) failed: %s", type(exc).__name__)
 
     # -- provider picker --------------------------------------------------------------
+
+    async def picker_options(self, user_id: str, query: str) -> list[dict[str, Any]]:
+        """The picker's options for this person, within Slack's 3 s whatever Slack (the admin
+        check) and MaxCare (the search) do: one budget for both, not one each."""
+        try:
+            async with asyncio.timeout(PICKER_BUDGET_SECONDS):
+                if not await self.admins.is_admin(user_id):
+                    return [views.hint_option("Only admins can link people")]
+                return await self.provider_options(query)
+        except TimeoutError:
+            return [views.hint_option("Slack or MaxCare is slow to answer; type a little more")]
 
     async def provider_options(self, query: str) -> list[dict[str, Any]]:
         """Options for the provider picker: cached briefly, never slower than search_timeout."""

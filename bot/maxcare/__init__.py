@@ -1,3 +1,47 @@
-"""The MaxCare v4 API: the client, its models and its errors."""
+"""The MaxCare v4 API: the client, its models, its errors and the ID rules."""
 
-from bot.maxcare.client import *  # noqa: F403
+from bot.errors import (
+    BadRequest,
+    Forbidden,
+    MaxCareAmbiguous,
+    MaxCareAPIError,
+    MaxCareError,
+    MaxCareUnavailable,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+)
+from bot.maxcare.client import MaxCareClient
+from bot.maxcare.ids import (
+    NOTE_ID_RE,
+    PROVIDER_ID_RE,
+    TASK_ID_RE,
+    normalize_id,
+    normalize_note_id,
+    normalize_provider_id,
+)
+from bot.maxcare.models import (
+    Pagination,
+    Provider,
+    ProviderPage,
+    ProviderSummary,
+    Task,
+    TaskPage,
+    parse_timestamp,
+)
+
+__all__ = [
+    # client
+    "MaxCareClient",
+    # models
+    "Pagination", "Provider", "ProviderPage", "ProviderSummary", "Task", "TaskPage",
+    "parse_timestamp",
+    # errors (the tree is drawn in bot.errors)
+    "BadRequest", "Forbidden", "MaxCareAPIError", "MaxCareAmbiguous",
+    "MaxCareError", "MaxCareUnavailable", "NotFound", "RateLimited", "ServerError",
+    "Unauthorized",
+    # IDs
+    "NOTE_ID_RE", "PROVIDER_ID_RE", "TASK_ID_RE", "normalize_id", "normalize_note_id",
+    "normalize_provider_id",
+]  # fmt: skip

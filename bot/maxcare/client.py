@@ -1,23 +1,4 @@
-"""Async client for the MaxCare v4 public API: tasks and providers.
-
-Every error this module raises belongs to one tree::
-
-    MaxCareError               base of everything this module raises
-    ├── MaxCareAPIError        MaxCare answered with an error status
-    │   │                      (.status, .code, .message, .trace_id)
-    │   ├── BadRequest         400
-    │   ├── Unauthorized       401
-    │   ├── Forbidden          403
-    │   ├── NotFound           404
-    │   ├── RateLimited        429 (.retry_after from Retry-After or X-RateLimit-Reset)
-    │   └── ServerError        5xx and any other unexpected status
-    ├── MaxCareUnavailable     never sent (connection refused, DNS): safe to retry
-    └── MaxCareAmbiguous       sent, no usable answer (timeout, reset, unparseable body)
-
-`err.may_have_been_applied` is True for ServerError and MaxCareAmbiguous: after a failed POST the
-caller must look for the task before creating it again (MaxCare has no idempotency key).
-`err.user_message()` is short text for people; `str(err)` never holds the API key or a body.
-"""
+"""Async client for the MaxCare v4 public API: tasks and providers (errors: see `bot.errors`)."""
 
 from __future__ import annotations
 
@@ -38,37 +19,17 @@ from pydantic import SecretStr, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from bot import __version__
-from bot.maxcare.models import (
+from bot.errors import (
     API_ERRORS,
-    NOTE_ID_RE,
-    PROVIDER_ID_RE,
-    TASK_ID_RE,
-    BadRequest,
-    Forbidden,
     MaxCareAmbiguous,
     MaxCareAPIError,
-    MaxCareError,
     MaxCareUnavailable,
-    NotFound,
-    Pagination,
-    Provider,
-    ProviderPage,
-    ProviderSummary,
     RateLimited,
     ServerError,
-    Task,
-    TaskPage,
-    Unauthorized,
-    normalize_id,
-    parse_timestamp,
 )
+from bot.maxcare.models import Provider, ProviderPage, Task, TaskPage
 
-__all__ = [
-    "NOTE_ID_RE", "PROVIDER_ID_RE", "TASK_ID_RE", "BadRequest", "Forbidden", "MaxCareAPIError",
-    "MaxCareAmbiguous", "MaxCareClient", "MaxCareError", "MaxCareUnavailable", "NotFound",
-    "Pagination", "Provider", "ProviderPage", "ProviderSummary", "RateLimited", "ServerError",
-    "Task", "TaskPage", "Unauthorized", "normalize_id", "parse_timestamp",
-]  # fmt: skip
+__all__ = ["MaxCareClient"]
 
 logger = logging.getLogger("bot.maxcare")
 T = TypeVar("T")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime.loops import forever
+from bot.slack.failures import describe
 
 log = logging.getLogger("bot.people")
 
@@ -47,9 +48,10 @@ class People:
         for _ in range(max_pages):
             try:
                 resp = await self.slack.users_list(limit=200, cursor=cursor)
-            except SlackClientError as exc:
-                log.warning("users.list failed (%s); names stay as they were", type(exc).__name__)
-                break
+            except Exception as exc:
+                # Names stay as they were; run() tries again sooner than the hour.
+                log.warning("users.list failed (%s)", describe(exc))
+                raise
             for user in resp.get("members") or []:
                 if isinstance(user, dict):
                     self.remember(user)
@@ -59,8 +61,9 @@ class People:
         return len(self._names)
 
     async def run(self) -> None:
-        """Refresh now and then every refresh_seconds, until cancelled."""
-        while True:
-            count = await self.refresh()
-            log.info("%d people's names known", count)
-            await asyncio.sleep(self.refresh_seconds)
+        """Refresh now and then every refresh_seconds, until cancelled; failures back off."""
+        await forever("people directory", self._refresh_step, every=self.refresh_seconds)
+
+    async def _refresh_step(self) -> None:
+        count = await self.refresh()
+        log.info("%d people's names known", count)

@@ -4,8 +4,8 @@ MaxCare has no webhooks, so while a task's `syncStatus` is not `synced` the app 
 `GET /v4/tasks/{id}`: first after `first_delay` seconds, then doubling up to `max_delay`, for at
 most `follow_seconds`. The schedule lives in the `tasks` table (`follow_until`, `next_check_at`,
 `follow_checks`), so a restart resumes it. A round is skipped while MaxCare's rate budget is
-spent, so following never delays task creation, and checks wait (at most FOLLOW_MAX_WAIT
-seconds per round) while Slack requests keep arriving, so they never delay an ack either.
+spent, so following never delays task creation, and checks wait (at most `max_wait` seconds
+per round) while Slack requests keep arriving, so they never delay an ack either.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.db.store import Store
+from bot.db.store import Store, default_owner
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task
 from bot.runtime.pressure import Foreground
 from bot.status.service import TaskCards
@@ -32,6 +32,8 @@ log = logging.getLogger("bot.follower")
 CARD_GONE = {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
 IDLE_SECONDS = 3600.0  # nothing followed: sleep until woken by follow()
 FOLLOW_MAX_WAIT = 10.0  # a round's checks wait for acks at most this long (delayed, not starved)
+CHECK_LEASE_SECONDS = 120.0  # a claimed check not finished by then is free for another process
+RELEASED = {"claimed_by": None, "lease_until": None}
 
 
 class SyncFollower:
@@ -48,7 +50,9 @@ class SyncFollower:
         first_delay: float = 10.0,
         max_delay: float = 300.0,
         batch: int = 20,
+        max_wait: float = FOLLOW_MAX_WAIT,
         foreground: Foreground | None = None,
+        owner: str | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -58,7 +62,9 @@ class SyncFollower:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.batch = batch
+        self.max_wait = max_wait
         self.foreground = foreground or Foreground()
+        self.owner = owner or default_owner()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -79,6 +85,7 @@ class SyncFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.store.release_follows(self.owner)  # unchecked claims are free for another process
 
     def card_posted(self, task: Task) -> None:
         """Outbox hook: a task's card is in Slack; follow its sync unless already synced."""
@@ -120,8 +127,9 @@ class SyncFollower:
 
     async def _round(self) -> float:
         """Check every due task; returns how long to sleep before the next round."""
-        due = self.store.due_follows(self.store.clock().isoformat(), limit=self.batch)
-        not_after = self.foreground.deadline(FOLLOW_MAX_WAIT)
+        # Claimed, so that of several processes on one database only one checks each task.
+        due = self.store.claim_due_follows(self.owner, CHECK_LEASE_SECONDS, limit=self.batch)
+        not_after = self.foreground.deadline(self.max_wait)
         for row in due:
             await self.foreground.give_way(not_after)  # acks first
             budget_wait = self.maxcare.budget_wait_seconds()
@@ -144,7 +152,7 @@ class SyncFollower:
         deadline = datetime.fromisoformat(str(row["follow_until"]))
         expired = now >= deadline
         checks = int(row.get("follow_checks") or 0) + 1
-        stop = {"follow_until": None, "next_check_at": None, "follow_checks": checks}
+        stop = {"follow_until": None, "next_check_at": None, "follow_checks": checks, **RELEASED}
         try:
             task = await self.maxcare.get_task(task_id)
         except NotFound:
@@ -178,7 +186,9 @@ class SyncFollower:
     def _schedule(self, task_id: str, now: datetime, deadline: datetime, checks: int) -> None:
         # The last check falls on the deadline, so the card never promises more than it does.
         due = min(now + timedelta(seconds=self._delay(checks)), deadline)
-        self.store.update_task(task_id, next_check_at=due.isoformat(), follow_checks=checks)
+        self.store.update_task(
+            task_id, next_check_at=due.isoformat(), follow_checks=checks, **RELEASED
+        )
 
     async def _update_card(
         self, row: dict[str, Any], task: Task, now: datetime, note: str | None

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot import ids
 from bot.db.store import Submission
-from bot.slack.text import NOTES_MAX, normalize_note_id
+from bot.maxcare.ids import normalize_note_id
+from bot.slack.payload import (
+    channel_id_or_none,
+    dig,
+    dig_list,
+    dig_str,
+    is_channel_id,
+    is_ts,
+    is_user_id,
+)
+from bot.slack.text import NOTES_MAX
 
 ASSIGNEES_MAX = 20  # MaxCare sets no documented limit; a task for more people is a broadcast
-CHANNEL_ID_RE = re.compile(r"[CDG][A-Z0-9]{2,20}")
-TS_RE = re.compile(r"\d{1,12}\.\d{1,8}")
-USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 Source = Literal["command", "message", "global"]
 
@@ -31,18 +37,20 @@ class Destination(BaseModel):
     thread_ts: str | None = None
     message_ts: str | None = None
     response_url: str | None = None
+    # The submission this form reopens: its unknown outcome must be settled before any POST.
+    draft_of: str | None = Field(default=None, pattern=r"^V[A-Z0-9]{2,30}$")
 
     @field_validator("channel_id")
     @classmethod
     def _channel(cls, v: str | None) -> str | None:
-        if v is not None and not CHANNEL_ID_RE.fullmatch(v):
+        if v is not None and not is_channel_id(v):
             raise ValueError("not a conversation ID")
         return v
 
     @field_validator("thread_ts", "message_ts")
     @classmethod
     def _ts(cls, v: str | None) -> str | None:
-        if v is not None and not TS_RE.fullmatch(v):
+        if v is not None and not is_ts(v):
             raise ValueError("not a message timestamp")
         return v
 
@@ -93,16 +101,14 @@ class FormInput(BaseModel):
     @classmethod
     def from_view(cls, view: Any) -> FormInput:
         """Read the inputs from `view.state.values`; malformed parts read as empty."""
-        values = _dig(view, "state", "values")
-        note = _dig(values, ids.NOTE_BLOCK, ids.NOTE_ACTION, "value")
-        users = _dig(values, ids.ASSIGNEES_BLOCK, ids.ASSIGNEES_ACTION, "selected_users")
-        notes = _dig(values, ids.NOTES_BLOCK, ids.NOTES_ACTION, "value")
-        dest = _dig(values, ids.DESTINATION_BLOCK, ids.DESTINATION_ACTION, "selected_conversation")
+        values = dig(view, "state", "values")
+        users = dig_list(values, ids.ASSIGNEES_BLOCK, ids.ASSIGNEES_ACTION, "selected_users")
+        dest = dig(values, ids.DESTINATION_BLOCK, ids.DESTINATION_ACTION, "selected_conversation")
         return cls(
-            note=note if isinstance(note, str) else "",
-            assignees=[u for u in users if isinstance(u, str)] if isinstance(users, list) else [],
-            notes=notes if isinstance(notes, str) else "",
-            destination=dest if isinstance(dest, str) and CHANNEL_ID_RE.fullmatch(dest) else None,
+            note=dig_str(values, ids.NOTE_BLOCK, ids.NOTE_ACTION, "value"),
+            assignees=[u for u in users if isinstance(u, str)],
+            notes=dig_str(values, ids.NOTES_BLOCK, ids.NOTES_ACTION, "value"),
+            destination=channel_id_or_none(dest),
         )
 
     def local_errors(self) -> tuple[dict[str, str], str | None]:
@@ -128,14 +134,6 @@ class FormInput(BaseModel):
             errors[ids.ASSIGNEES_BLOCK] = (
                 f"Assign at most {ASSIGNEES_MAX} people (you chose {len(set(self.assignees))})."
             )
-        elif bad := [u for u in self.assignees if not USER_ID_RE.fullmatch(u)]:
+        elif bad := [u for u in self.assignees if not is_user_id(u)]:
             errors[ids.ASSIGNEES_BLOCK] = f"These are not people: {', '.join(bad[:5])}."
         return errors, note_id
-
-
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj

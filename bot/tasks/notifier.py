@@ -5,24 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.db.store import Store, Submission
+from bot.errors import Undeliverable
 from bot.maxcare import Task
-from bot.slack.text import Prefill
+from bot.slack.failures import Failure, classify, describe
 from bot.tasks import views
 from bot.tasks.form import Destination
+from bot.tasks.prefill import Prefill
 
 log = logging.getLogger("bot.confirm")
 
-# Errors meaning "the bot may not post here"; anything else is retried by the worker.
-NO_ACCESS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
-
-
-class CardNotPosted(Exception):
-    """No way to deliver a card or notice worked this time; the worker will retry."""
 
 
 class Confirmer:
@@ -33,18 +28,26 @@ class Confirmer:
         self.store = store
 
     async def post_card(self, sub: Submission, task: Task) -> tuple[str, str | None]:
-        """Post the confirmation card; returns (channel, ts) of where it went."""
+        """Post the confirmation card; returns (channel, ts) of where it went.
+
+        The ways, in order: the conversation, its response_url, a DM to the author (with how
+        to invite the bot), and last a plain-text DM naming the task. A way closed for good
+        moves on to the next at once; a transient failure is raised, for the worker to try the
+        same ways again; Undeliverable when every way refused.
+        """
         card = views.task_card(self._card_data(sub, task))
+        refused: list[str] = []
         if sub.channel_id:
             try:
                 resp = await self.slack.chat_postMessage(
                     channel=sub.channel_id, thread_ts=sub.thread_ts, **card
                 )
                 return str(resp["channel"]), str(resp["ts"])
-            except SlackApiError as exc:
-                if exc.response.get("error") not in NO_ACCESS:
+            except Exception as exc:
+                if classify(exc) is Failure.TRANSIENT:
                     raise
-                log.info("card for %s: no access to %s", sub.view_id, sub.channel_id)
+                refused.append(describe(exc))
+                log.info("card for %s refused in %s: %s", sub.view_id, sub.channel_id, refused[-1])
         if sub.response_url and await self._via_response_url(sub, card):
             return sub.channel_id or "response_url", None
         hint = None
@@ -54,7 +57,15 @@ class Confirmer:
                 "To get cards there, type `/invite @MaxCare Tasks` in that conversation."
             )
         card = views.task_card(self._card_data(sub, task, invite_hint=hint))
-        return await self._dm(sub.user_id, card)
+        plain = {"text": undelivered_text(task.id, sub.note_id, sub.channel_id)}
+        for message in (card, plain):
+            try:
+                return await self._dm(sub.user_id, message)
+            except Exception as exc:
+                if classify(exc) is Failure.TRANSIENT:
+                    raise
+                refused.append(describe(exc))
+        raise Undeliverable(", ".join(refused))
 
     async def _via_response_url(self, sub: Submission, card: dict[str, Any]) -> bool:
         assert sub.response_url
@@ -123,22 +134,45 @@ class Confirmer:
         )
         if await self._update_view(sub.view_id, form):
             return
-        message = views.failure_message(sub.view_id, reason)
+        await self._tell(sub, views.failure_message(sub.view_id, reason))
+
+    async def notify_unknown(self, sub: Submission, text: str) -> None:
+        """Say the outcome is not known yet: in the modal if still open, else a message."""
+        if await self._update_view(sub.view_id, views.info_modal(text)):
+            return
+        await self._tell(sub, {"text": text})
+
+    async def _tell(self, sub: Submission, message: dict[str, Any]) -> bool:
+        """An ephemeral message where the author worked, else a DM; False if neither went."""
         if sub.channel_id:
             try:
                 await self.slack.chat_postEphemeral(
                     channel=sub.channel_id, user=sub.user_id, **message
                 )
-                return
-            except SlackApiError as exc:
-                log.info("ephemeral failure notice not posted: %s", exc.response.get("error"))
-        await self._dm(sub.user_id, message)
+                return True
+            except Exception as exc:
+                log.info("ephemeral notice for %s not posted: %s", sub.view_id, describe(exc))
+        try:
+            await self._dm(sub.user_id, message)
+            return True
+        except Exception as exc:
+            log.error("could not tell %s about %s: %s", sub.user_id, sub.view_id, describe(exc))
+            return False
 
     async def _update_view(self, view_id: str, view: dict[str, Any]) -> bool:
         try:
             await self.slack.views_update(view_id=view_id, view=view)
             return True
-        except SlackApiError as exc:
+        except Exception as exc:
             # not_found: the person closed the modal, which is their right; say it elsewhere.
-            log.debug("views.update %s: %s", view_id, exc.response.get("error"))
+            log.debug("views.update %s: %s", view_id, describe(exc))
             return False
+
+
+def undelivered_text(task_id: str, note_id: str, channel_id: str | None) -> str:
+    """The last resort: a plain DM saying the task exists though its card could not be shown."""
+    where = f" in <#{channel_id}>" if channel_id else ""
+    return (
+        f"Your MaxCare task `{task_id}` (note `{note_id}`) was created, but its card could not "
+        f"be posted{where}. Ask an admin to run `python -m bot check`."
+    )

@@ -1,75 +1,62 @@
-"""The worker that turns stored submissions into MaxCare tasks, exactly once each."""
+"""The worker that turns stored submissions into MaxCare tasks, exactly once each.
+
+A submission is worked by the process that holds its claim in the database (a lease renewed
+while working), so several processes may share one database: each takes up only rows whose
+lease ran out. Its retry window counts from its ack. A POST that may have been applied is
+never followed by another until a lookup has answered (reconcile.py); when MaxCare stays down
+past the window the author is told the outcome is unknown, and the lookup goes on in the
+background, with backoff, until `reconcile_seconds` after the submission.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import unicodedata
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any
 
-from slack_sdk.errors import SlackClientError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_random_exponential,
-)
-
-from bot.db.store import STALE_PROVIDER, Store, Submission
-from bot.maxcare import (
-    MaxCareAPIError,
-    MaxCareClient,
-    MaxCareError,
-    NotFound,
-    RateLimited,
-    Task,
-)
+from bot.db.store import STALE_PROVIDER, Store, Submission, default_owner
+from bot.maxcare import MaxCareAPIError, MaxCareClient, MaxCareError, NotFound, RateLimited, Task
+from bot.runtime.loops import forever
 from bot.runtime.pressure import Foreground
-from bot.tasks.notifier import Confirmer
+from bot.slack.failures import describe
+from bot.tasks import retry
+from bot.tasks.notifier import Confirmer, Undeliverable
+from bot.tasks.reconcile import find_created
+from bot.tasks.retry import GaveUp, Transient
 
 log = logging.getLogger("bot.outbox")
-T = TypeVar("T")
 
-# Allow for clocks that disagree a little when matching a found task to a submission.
-CLOCK_SKEW = timedelta(minutes=5)
 # Failed drafts are kept this long for their author to reopen, then their text is cleared.
 DRAFT_DAYS = 7
-# A wait longer than this for MaxCare's budget is worth telling the person about.
+# A wait longer than this (for MaxCare's budget or a worker slot) is worth telling about.
 SLOW_SECONDS = 2.0
-
-
-class Transient(Exception):
-    """Worth another try later (MaxCare or Slack unavailable, ambiguous answer)."""
-
-    def __init__(self, cause: Exception, *, ambiguous: bool = False) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.ambiguous = ambiguous
-
-
-_backoff = wait_random_exponential(multiplier=1, max=60)
-
-
-def _wait(state: RetryCallState) -> float:
-    """Jittered exponential backoff, but never sooner than MaxCare's Retry-After."""
-    delay = _backoff(state)
-    exc = state.outcome.exception() if state.outcome else None
-    cause = exc.cause if isinstance(exc, Transient) else None
-    if isinstance(cause, RateLimited) and cause.retry_after:
-        delay = max(delay, cause.retry_after)
-    return delay
-
+# A claim lasts this long unless renewed; a dead process's rows are free again after it.
+LEASE_SECONDS = 30.0
+# After an unexpected error a row rests this long before any process takes it up again.
+AFTER_BUG_SECONDS = 30.0
 
 WAITING_TEXT = (
     ":hourglass_flowing_sand: Queued: MaxCare is slow to answer right now. Your task will be "
     "created as soon as it does and the confirmation posted in the conversation. "
     "You can close this window."
 )
+UNKNOWN_TEXT = (
+    ":warning: MaxCare is unavailable, and the task may already exist: MaxCare received it "
+    "but did not answer. Do not create it again. The confirmation will be posted here as soon "
+    "as MaxCare answers, or you will get your draft back if the task does not exist."
+)
+NOT_THERE_TEXT = "MaxCare is back, and the task was not created. Here is your draft."
+GIVEN_UP_TEXT = (
+    "MaxCare could not be reached for a long time, so it is not known whether the task was "
+    "created. Check the note in the EHR before creating it again."
+)
+
+
+class NotThere(Exception):
+    """A lookup answered: the task an unknown outcome was about does not exist."""
 
 
 class Outbox:
@@ -82,15 +69,22 @@ class Outbox:
         maxcare: MaxCareClient,
         confirmer: Confirmer,
         retry_seconds: float = 600.0,
+        reconcile_seconds: float = 86400.0,
         concurrency: int = 16,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         foreground: Foreground | None = None,
+        owner: str | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        card_posted: Callable[[Task], None] = lambda task: None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
         self.confirmer = confirmer
         self.retry_seconds = retry_seconds
+        self.reconcile_seconds = reconcile_seconds
         self.sleep = sleep
+        self.owner = owner or default_owner()
+        self.lease_seconds = lease_seconds
         self._slots = asyncio.Semaphore(concurrency)
         self.foreground = foreground or Foreground()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -99,7 +93,9 @@ class Outbox:
         self._held: OrderedDict[str, float] = OrderedDict()
         self._releaser: asyncio.Task[None] | None = None
         self._accepting = True
-        self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
+        self._telling: set[asyncio.Task[None]] = set()  # "Queued" notices in flight
+        self._loops: list[asyncio.Task[None]] = []
+        self.card_posted = card_posted  # the follower's hook: a new card's sync is followed
 
     def enqueue(self, view_id: str) -> None:
         """Take on one submission unless it is already in hand; it starts when acks allow."""
@@ -147,15 +143,44 @@ class Outbox:
             log.info("cleared %d expired draft(s)", purged)
         return purged
 
-    def resume(self) -> int:
-        """Take up every unfinished submission (after a restart); returns how many."""
+    def start(self) -> None:
+        """Take up open rows no process holds, then keep sweeping and clearing old drafts."""
         self.purge_drafts()
-        rows = self.store.open_submissions()
-        for sub in rows:
-            self.enqueue(sub.view_id)
-        if rows:
-            log.info("resuming %d unfinished submissions", len(rows))
-        return len(rows)
+        self.resume()
+        sweep = self.lease_seconds / 3  # renewed twice before it could run out
+        self._loops = [
+            asyncio.create_task(
+                forever("outbox sweep", self._sweep_step, every=sweep, run_first=False),
+                name="outbox:sweep",
+            ),
+            asyncio.create_task(
+                forever("housekeeping", self._purge_step, every=3600.0, run_first=False),
+                name="housekeeping",
+            ),
+        ]
+
+    async def _sweep_step(self) -> None:
+        self.sweep()
+
+    async def _purge_step(self) -> None:
+        self.purge_drafts()
+
+    def resume(self) -> int:
+        """Take up every open submission no process holds (at start-up); returns how many."""
+        count = self.sweep()
+        if count:
+            log.info("resuming %d unfinished submissions", count)
+        return count
+
+    def sweep(self) -> int:
+        """Renew the claims on work in hand; claim and take up rows whose lease ran out."""
+        self.store.renew_claims(self.owner, [*self._running, *self._held], self.lease_seconds)
+        if not self._accepting:
+            return 0
+        view_ids = self.store.claim_due_submissions(self.owner, self.lease_seconds)
+        for view_id in view_ids:
+            self.enqueue(view_id)
+        return len(view_ids)
 
     @property
     def busy(self) -> int:
@@ -170,7 +195,7 @@ class Outbox:
 
     async def stop(self, grace: float = 20.0) -> None:
         """Take no new work; let work in hand finish within grace, else leave it resumable."""
-        self._accepting = False
+        self._accepting = False  # the sweep goes on renewing claims on work in hand
         if self._releaser is not None:
             self._releaser.cancel()
             await asyncio.gather(self._releaser, return_exceptions=True)
@@ -178,36 +203,72 @@ class Outbox:
             del self._held[view_id]
             self._start(view_id, not_after)
         pending = list(self._running.values())
-        if not pending:
-            return
-        _, still = await asyncio.wait(pending, timeout=grace)
-        for task in still:
-            task.cancel()
-        await asyncio.gather(*still, return_exceptions=True)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, *self._telling, return_exceptions=True)
+
+    def _still_mine(self, view_id: str) -> bool:
+        """Renew this process's claim; False when another process has taken the row over."""
+        if self.store.renew_claims(self.owner, [view_id], self.lease_seconds) == 1:
+            return True
+        log.warning("submission %s: claim lost to another worker; leaving it", view_id)
+        return False
 
     async def _guarded(self, view_id: str, not_after: float) -> None:
-        # Acks first: Slack waits 3 s for them, a task can wait a moment.
-        async with self._slots:
-            try:
-                await self.foreground.give_way(not_after)  # busy again while queued for a slot?
-                await self.process(view_id, not_after)
-            except asyncio.CancelledError:
-                log.info("submission %s interrupted; it will resume at start-up", view_id)
-                raise
-            except Exception:
-                log.exception("submission %s: unexpected error; left for resume", view_id)
+        try:
+            await self._take_slot(view_id)
+        except asyncio.CancelledError:
+            self.store.release_submission(view_id, self.owner)
+            raise
+        try:
+            await self.foreground.give_way(not_after)  # acks first: Slack waits 3 s for them
+            await self.process(view_id, not_after)
+        except asyncio.CancelledError:
+            # Free at once: another process (or this one after a restart) takes it up.
+            self.store.release_submission(view_id, self.owner)
+            log.info("submission %s interrupted; released for another worker", view_id)
+            raise
+        except Exception as exc:
+            # Names only: an exception's text may carry what a person typed.
+            log.error("submission %s: unexpected %s; retried shortly", view_id, describe(exc))
+            later = self.store.clock() + timedelta(seconds=AFTER_BUG_SECONDS)
+            self.store.release_submission(view_id, self.owner, not_before=later)
+        finally:
+            self._slots.release()
+
+    async def _take_slot(self, view_id: str) -> None:
+        """Wait for a worker slot; a wait that lasts is told to the person as "Queued"."""
+        try:
+            await asyncio.wait_for(self._slots.acquire(), SLOW_SECONDS)
+            return
+        except TimeoutError:
+            pass
+        sub = self.store.get_submission(view_id)
+        if sub is not None and sub.state == "pending":
+            self._background(self.confirmer.show_waiting(sub, WAITING_TEXT))
+        await self._slots.acquire()
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
 
     async def process(self, view_id: str, not_after: float = 0.0) -> None:
-        """Create the task (once), then confirm it (once); gives way to acks until not_after."""
-        sub = self.store.get_submission(view_id)
-        if sub is None or sub.state not in ("pending", "creating", "created"):
-            return
-        if sub.state in ("pending", "creating"):
+        """Claim the submission, create its task (once), then confirm it (once)."""
+        sub = self.store.claim_submission(view_id, self.owner, self.lease_seconds)
+        if sub is None:
+            return  # finished, or another process holds it
+        if sub.state in ("pending", "creating", "unknown"):
             task = await self._create(sub)
-            if task is None:
-                return
+            if task is None or not self._still_mine(view_id):
+                return  # a taker-over looks first, so it adopts the task made here
             with self.store.transaction():  # one commit, and never one without the other
-                self.store.update_submission(view_id, state="created", task_id=task.id)
+                self.store.update_submission(view_id, state="created", task_id=task.id, ambiguous=0)
                 self.store.record_task(
                     task_id=task.id,
                     view_id=view_id,
@@ -222,59 +283,43 @@ class Outbox:
             if fetched is None:
                 return
             task = fetched
-        if sub.confirmed_at is None:
-            await self.foreground.give_way(not_after)
+        await self.foreground.give_way(not_after)
+        if self._still_mine(view_id):
             await self._confirm(sub, task)
 
-    async def _fetch(self, sub: Submission) -> Task | None:
-        """The created task as MaxCare has it now (to post its card after a restart)."""
-        task_id = sub.task_id or ""
+    # -- deadlines -------------------------------------------------------------------------
 
-        async def get() -> Task:
-            try:
-                return await self.maxcare.get_task(task_id)
-            except MaxCareAPIError as exc:
-                if exc.may_have_been_applied or isinstance(exc, RateLimited):
-                    raise Transient(exc) from exc
-                raise
-            except MaxCareError as exc:
-                raise Transient(exc) from exc
+    def _window_end(self, sub: Submission) -> datetime:
+        """The submission's own retry window: from its latest ack."""
+        start = datetime.fromisoformat(sub.acked_at or sub.created_at)
+        return start + timedelta(seconds=self.retry_seconds)
 
-        try:
-            return await self._retrying(get)
-        except MaxCareError as exc:
-            log.error("task %s of %s cannot be read: %s", task_id, sub.view_id, type(exc).__name__)
-            return None
+    def _final_end(self, sub: Submission) -> datetime:
+        """After this, an unknown outcome or an undelivered card is given up."""
+        return datetime.fromisoformat(sub.created_at) + timedelta(seconds=self.reconcile_seconds)
 
-    async def _confirm(self, sub: Submission, task: Task) -> None:
-        async def post() -> tuple[str, str | None]:
-            try:
-                return await self.confirmer.post_card(sub, task)
-            except SlackClientError as exc:
-                raise Transient(exc) from exc
+    def _park(self, sub: Submission) -> None:
+        """Leave the row for a later sweep, sooner while it is young, at most hourly."""
+        now = self.store.clock()
+        age = (now - datetime.fromisoformat(sub.created_at)).total_seconds()
+        rest = min(max(age / 4, self.retry_seconds / 10, 1.0), 3600.0)
+        later = now + timedelta(seconds=rest)
+        self.store.release_submission(sub.view_id, self.owner, not_before=later)
 
-        where = await self._retrying(post)
-        if where is None:
-            log.error("card for %s could not be posted; task %s exists", sub.view_id, task.id)
-            return
-        channel, ts = where
-        now = self.store.clock().isoformat()
-        with self.store.transaction():
-            self.store.record_task(task_id=task.id, channel_id=channel, message_ts=ts)
-            # The EHR holds the task text now; keep no copy of patient-related text.
-            self.store.update_submission(sub.view_id, confirmed_at=now, notes="")
-        log.info("submission %s confirmed as task %s", sub.view_id, task.id)
-        self.card_posted(task)  # issue 6: follow the EHR sync from here
-        await self.confirmer.show_created(sub, task)
+    async def _until(self, fn: Callable[[], Awaitable[Any]], deadline: datetime) -> Any:
+        return await retry.until(fn, deadline=deadline, clock=self.store.clock, sleep=self.sleep)
+
+    # -- creating --------------------------------------------------------------------------
 
     async def _create(self, sub: Submission) -> Task | None:
-        """POST the task; after an ambiguous failure, look for it before trying again."""
-        look_first = sub.state == "creating"  # a previous attempt may have reached MaxCare
+        """POST the task; after a possibly applied attempt, look for it before trying again."""
+        look_first = bool(sub.ambiguous) or sub.state in ("creating", "unknown")
+        unknown = sub.state == "unknown"  # told already: only a lookup may settle it now
         told_waiting = False
 
         async def tell_waiting() -> None:
             nonlocal told_waiting
-            if not told_waiting:
+            if not told_waiting and not unknown:
                 told_waiting = True
                 await self.confirmer.show_waiting(sub, WAITING_TEXT)
 
@@ -284,34 +329,58 @@ class Outbox:
                 await tell_waiting()  # the budget is spent: say so rather than stay silent
             try:
                 if look_first:
-                    found = await self._find(sub)
+                    found = await find_created(self.maxcare, self.store, sub)
                     if found is not None:
                         log.info("submission %s: adopted existing task %s", sub.view_id, found.id)
                         return found
+                    look_first = False  # the lookup answered: no earlier POST was applied
+                    self.store.update_submission(sub.view_id, ambiguous=0)
+                    if unknown:
+                        raise NotThere
                 attempts = (self.store.get_submission(sub.view_id) or sub).attempts + 1
                 self.store.update_submission(sub.view_id, state="creating", attempts=attempts)
                 return await self.maxcare.create_task(
                     note_id=sub.note_id,
                     provider_id=sub.provider_id,
                     notes=sub.notes,
-                    assignee_ids=sub.assignee_ids,
+                    assignee_ids=list(dict.fromkeys(sub.assignee_ids)),
                 )
             except MaxCareError as exc:
                 refusal = isinstance(exc, MaxCareAPIError) and not isinstance(exc, RateLimited)
                 if refusal and not exc.may_have_been_applied:
                     raise  # retrying would get the same answer
-                look_first = look_first or exc.may_have_been_applied
+                if exc.may_have_been_applied and not look_first:
+                    look_first = True
+                    self.store.update_submission(sub.view_id, ambiguous=1)  # survives a crash
                 log.warning("submission %s: %s, will retry", sub.view_id, type(exc).__name__)
                 await tell_waiting()
-                raise Transient(exc, ambiguous=exc.may_have_been_applied) from exc
+                raise Transient(exc, ambiguous=look_first) from exc
 
+        deadline = self.store.clock() if unknown else self._window_end(sub)
         try:
-            return await self._retrying(attempt, raise_refusals=True)
+            return await self._until(attempt, deadline)
+        except NotThere:
+            await self._fail(sub, NOT_THERE_TEXT, None)
+        except GaveUp as exc:
+            if not exc.ambiguous:
+                await self._fail(sub, exc.user_message("the task"), exc.trace_id)
+            elif self.store.clock() >= self._final_end(sub):
+                await self._fail(sub, GIVEN_UP_TEXT, exc.trace_id)
+            else:
+                await self._unknown(sub, told=unknown)
         except MaxCareError as exc:
             if isinstance(exc, NotFound):
                 await self._flag_missing_providers(sub)
             await self._fail(sub, exc.user_message("the task"), getattr(exc, "trace_id", None))
-            return None
+        return None
+
+    async def _unknown(self, sub: Submission, *, told: bool) -> None:
+        """MaxCare stayed down after a POST that may have been applied: say so, keep looking."""
+        self.store.update_submission(sub.view_id, state="unknown", ambiguous=1)
+        if not told:
+            log.warning("submission %s: outcome unknown; reconciling later", sub.view_id)
+            await self.confirmer.notify_unknown(sub, UNKNOWN_TEXT)
+        self._park(sub)
 
     async def _flag_missing_providers(self, sub: Submission) -> None:
         """After a 404, mark the links whose provider MaxCare no longer knows (the form then
@@ -327,75 +396,73 @@ class Outbox:
             except MaxCareError:
                 return  # MaxCare unavailable: `python -m bot check` will find it later
 
-    async def _retrying(
-        self, fn: Callable[[], Awaitable[T]], *, raise_refusals: bool = False
-    ) -> T | None:
-        """Run fn, retrying Transient with jittered backoff for at most retry_seconds."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(Transient),
-            wait=_wait,
-            stop=stop_after_delay(self.retry_seconds),
-            sleep=self.sleep,
-            reraise=False,
-        )
-        try:
-            return await retrying(fn)
-        except RetryError as exc:
-            cause = exc.last_attempt.exception()
-            log.error("gave up after %.0f s: %s", self.retry_seconds, type(cause).__name__)
-            if raise_refusals and isinstance(cause, Transient):
-                raise GaveUp(cause.cause) from exc
-            return None
-
-    async def _find(self, sub: Submission) -> Task | None:
-        """The task this submission made, if an earlier attempt reached MaxCare."""
-        try:
-            tasks = await self.maxcare.all_tasks(note_id=sub.note_id)
-        except MaxCareError as exc:
-            raise Transient(exc) from exc
-        since = datetime.fromisoformat(sub.created_at) - CLOCK_SKEW
-        wanted = sorted(sub.assignee_ids)
-        for task in tasks:
-            if (
-                task.notes is not None
-                and _comparable(task.notes) == _comparable(sub.notes)
-                and sorted(p.id for p in task.assigned_providers) == wanted
-                and (task.created_at is None or task.created_at >= since)
-                and self.store.get_task(task.id) is None
-            ):
-                return task
-        return None
-
     async def _fail(self, sub: Submission, reason: str, trace_id: str | None) -> None:
         self.store.update_submission(
             sub.view_id, state="failed", last_error=reason, trace_id=trace_id
         )
         log.warning("submission %s failed for good (trace %s)", sub.view_id, trace_id)
+        await self.confirmer.notify_failure(sub, reason)
+
+    # -- confirming ------------------------------------------------------------------------
+
+    async def _fetch(self, sub: Submission) -> Task | None:
+        """The created task as MaxCare has it now (to post its card after a restart)."""
+        task_id = sub.task_id or ""
+
+        async def get() -> Task:
+            try:
+                return await self.maxcare.get_task(task_id)
+            except MaxCareAPIError as exc:
+                if exc.may_have_been_applied or isinstance(exc, RateLimited):
+                    raise Transient(exc) from exc
+                raise
+            except MaxCareError as exc:
+                raise Transient(exc) from exc
+
+        deadline = self.store.clock() + timedelta(seconds=self.retry_seconds)
         try:
-            await self.confirmer.notify_failure(sub, reason)
-        except SlackClientError as exc:
-            log.error("could not tell %s about failure: %s", sub.user_id, type(exc).__name__)
+            return await self._until(get, deadline)
+        except GaveUp:
+            self._park(sub)
+        except MaxCareError as exc:
+            log.error("task %s of %s cannot be read: %s", task_id, sub.view_id, type(exc).__name__)
+            self._close(sub)
+        return None
 
+    async def _confirm(self, sub: Submission, task: Task) -> None:
+        async def post() -> tuple[str, str | None]:
+            try:
+                return await self.confirmer.post_card(sub, task)
+            except Undeliverable:
+                raise
+            except Exception as exc:  # transient by the notifier's sorting: same ways again
+                raise Transient(exc) from exc
 
-def _comparable(notes: str) -> str:
-    """Notes as compared with what MaxCare stored, which may have tidied them: one Unicode
-    form, `\n` line endings, no blanks at line ends or around the whole."""
-    text = unicodedata.normalize("NFC", notes).replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+        deadline = self.store.clock() + timedelta(seconds=self.retry_seconds)
+        try:
+            channel, ts = await self._until(post, deadline)
+        except GaveUp:
+            if self.store.clock() < self._final_end(sub):
+                log.warning("card for %s not posted yet; task %s exists", sub.view_id, task.id)
+                self._park(sub)
+                return
+            log.error("card for %s never posted; task %s exists", sub.view_id, task.id)
+            self._close(sub)
+            return
+        except Undeliverable as exc:
+            log.error("card for %s undeliverable (%s); task %s exists", sub.view_id, exc, task.id)
+            self._close(sub)
+            return
+        with self.store.transaction():
+            self.store.record_task(task_id=task.id, channel_id=channel, message_ts=ts)
+            self._close(sub)
+        log.info("submission %s confirmed as task %s", sub.view_id, task.id)
+        self.card_posted(task)
+        await self.confirmer.show_created(sub, task)
 
-
-class GaveUp(MaxCareError):
-    """MaxCare stayed unavailable for the whole retry window."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.trace_id = getattr(cause, "trace_id", None)
-
-    def user_message(self, action: str = "the task") -> str:
-        """What the author is told."""
-        trace = f" (trace {self.trace_id})" if self.trace_id else ""
-        return (
-            "MaxCare did not accept the task in time; it is unavailable or very slow"
-            f"{trace}. Try again later."
+    def _close(self, sub: Submission) -> None:
+        """The row is done; the EHR holds the task text now, so keep no copy of it."""
+        now = self.store.clock().isoformat()
+        self.store.update_submission(
+            sub.view_id, confirmed_at=now, notes="", claimed_by=None, lease_until=None
         )

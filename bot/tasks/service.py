@@ -12,12 +12,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.db.store import Store, Submission
+from bot.db.store import OPEN_STATES, Store, Submission
 from bot.db.writer import SubmissionWriter
+from bot.errors import UserFacingError
 from bot.links.views import stale_phrase
-from bot.slack.text import Prefill, parse_command_text, prefill_from_message
+from bot.slack.payload import channel_id_or_none, dig, dig_dict, dig_list, dig_str, str_or_none
 from bot.tasks import views
-from bot.tasks.form import CHANNEL_ID_RE, Destination, FormInput
+from bot.tasks.form import Destination, FormInput
+from bot.tasks.prefill import Prefill, parse_command_text, prefill_from_message
 
 log = logging.getLogger("bot.service")
 
@@ -82,8 +84,8 @@ class TaskService:
             return Reply(text=views.not_linked_text(self.admin_ids))
         dest = Destination(
             source="command",
-            channel_id=_valid_channel(command.get("channel_id")),
-            response_url=_str_or_none(command.get("response_url")),
+            channel_id=channel_id_or_none(command.get("channel_id")),
+            response_url=str_or_none(command.get("response_url")),
         )
         return Reply(view=views.task_modal(parse_command_text(text), private_metadata=dest.dump()))
 
@@ -93,21 +95,20 @@ class TaskService:
 
     async def message_shortcut(self, body: dict[str, Any]) -> None:
         """The form prefilled from a message; the card will go in its thread."""
-        user_id = _dig_str(body, "user", "id")
+        user_id = dig_str(body, "user", "id")
         if self.store.get_link(user_id) is None:
             await self._open(body.get("trigger_id"), views.info_modal(self._not_linked()))
             return
-        message = body.get("message") if isinstance(body.get("message"), dict) else {}
-        assert isinstance(message, dict)
-        channel = _valid_channel(_dig_str(body, "channel", "id"))
-        own_ts = _str_or_none(message.get("ts"))
-        root_ts = _str_or_none(message.get("thread_ts")) or own_ts
+        message = dig_dict(body, "message")
+        channel = channel_id_or_none(dig(body, "channel", "id"))
+        own_ts = str_or_none(message.get("ts"))
+        root_ts = str_or_none(message.get("thread_ts")) or own_ts
         dest = Destination(
             source="message",
             channel_id=channel,
             thread_ts=root_ts if root_ts and channel else None,
             message_ts=own_ts if own_ts and channel else None,
-            response_url=_str_or_none(body.get("response_url")),
+            response_url=str_or_none(body.get("response_url")),
         )
         prefill = prefill_from_message(str(message.get("text") or ""), self.name_for)
         notice = None
@@ -122,7 +123,7 @@ class TaskService:
 
     async def global_shortcut(self, body: dict[str, Any]) -> None:
         """The form with a conversation picker for the confirmation."""
-        if self.store.get_link(_dig_str(body, "user", "id")) is None:
+        if self.store.get_link(dig_str(body, "user", "id")) is None:
             await self._open(body.get("trigger_id"), views.info_modal(self._not_linked()))
             return
         dest = Destination(source="global")
@@ -150,9 +151,8 @@ class TaskService:
 
     async def submit(self, body: dict[str, Any]) -> SubmitResult:
         """Validate a view submission, store it in the outbox; returns the ack payload."""
-        user_id = _dig_str(body, "user", "id")
-        view = body.get("view") if isinstance(body.get("view"), dict) else {}
-        assert isinstance(view, dict)
+        user_id = dig_str(body, "user", "id")
+        view = dig_dict(body, "view")
         view_id = str(view.get("id") or "")
         form = FormInput.from_view(view)
         dest = Destination.load(view.get("private_metadata"), self.response_url_ok)
@@ -177,7 +177,7 @@ class TaskService:
             dest = self._global_destination(dest, body, form)
         sub = Submission(
             view_id=view_id,
-            team_id=_dig_str(body, "team", "id") or _dig_str(body, "user", "team_id"),
+            team_id=dig_str(body, "team", "id") or dig_str(body, "user", "team_id"),
             user_id=user_id,
             source=dest.source,
             note_id=note_id,
@@ -190,6 +190,8 @@ class TaskService:
             response_url=dest.response_url,
             message_key=dest.message_key,
         )
+        if dest.draft_of:
+            self._carry_ambiguity(sub, dest.draft_of)
         stored, inserted = await self.writer.add(sub)
         if not inserted and stored.state in ("failed", "reopened"):
             # The same modal submitted again after a refusal: the draft was fixed, try anew.
@@ -200,6 +202,8 @@ class TaskService:
             if stored.task_id:
                 view = views.created_modal(stored.task_id, None)
                 return SubmitResult({"response_action": "update", "view": view})
+            if stored.state in OPEN_STATES:
+                inserted = True  # hand it over again: a worker that lost it may be gone
         else:
             # DEBUG: this runs before every ack; the worker logs each submission's outcome.
             log.debug("submission %s accepted from %s", view_id, user_id)
@@ -208,14 +212,22 @@ class TaskService:
             {"response_action": "update", "view": view}, view_id if inserted else None
         )
 
+    def _carry_ambiguity(self, sub: Submission, draft_of: str) -> None:
+        """A reopened draft whose first POST may have been applied is looked up before any
+        POST, and matched against tasks created since that first submission."""
+        first = self.store.get_submission(draft_of)
+        if first is None or first.user_id != sub.user_id or not first.ambiguous:
+            return
+        sub.ambiguous = 1
+        sub.created_at = first.created_at
+        sub.acked_at = self.store.clock().isoformat()
+
     def _global_destination(
         self, dest: Destination, body: dict[str, Any], form: FormInput
     ) -> Destination:
-        urls = body.get("response_urls") if isinstance(body.get("response_urls"), list) else []
-        assert isinstance(urls, list)
         response_url = None
-        for item in urls:
-            url = item.get("response_url") if isinstance(item, dict) else None
+        for item in dig_list(body, "response_urls"):
+            url = dig(item, "response_url")
             if isinstance(url, str) and self.response_url_ok(url):
                 response_url = url
                 break
@@ -282,7 +294,7 @@ class TaskService:
             return "That draft is not yours or no longer exists."
         if sub.state != "failed":
             return "That draft was already reopened or discarded."
-        dest = Destination.of(sub)
+        dest = Destination.of(sub).model_copy(update={"draft_of": sub.view_id})
         prefill = Prefill(sub.note_id, sub.assignee_user_ids, sub.notes)
         view = views.task_modal(prefill, private_metadata=dest.dump(), error=sub.last_error)
         await self._open(trigger_id, view)
@@ -298,10 +310,6 @@ class TaskService:
         return "Draft discarded."
 
 
-class UserFacingError(Exception):
-    """A problem to show the person as it is (no internals in the message)."""
-
-
 def _resubmission(sub: Submission) -> dict[str, Any]:
     return {
         "note_id": sub.note_id,
@@ -313,19 +321,6 @@ def _resubmission(sub: Submission) -> dict[str, Any]:
         "last_error": None,
         "trace_id": None,
         "attempts": 0,
-        "created_at": sub.created_at,
+        # created_at stays: an earlier POST's task is looked for since then; the window is new.
+        "acked_at": sub.created_at,
     }
-
-
-def _dig_str(obj: Any, *keys: str) -> str:
-    for key in keys:
-        obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj if isinstance(obj, str) else ""
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _valid_channel(value: Any) -> str | None:
-    return value if isinstance(value, str) and CHANNEL_ID_RE.fullmatch(value) else None

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import ids
-from bot.slack.text import NOTES_MAX, Prefill, escape, shorten
+from bot.slack.text import NOTES_MAX, escape, shorten
+from bot.tasks.prefill import Prefill
 
 Blocks = list[dict[str, Any]]
 

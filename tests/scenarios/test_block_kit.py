@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.settings import load_settings
-from tests.conftest import DOCTOR, NURSE
 from tests.support import payloads
 from tests.support.fakes import Call, FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, NURSE
 from tests.support.served import ServedBot
 from tests.support.submissions import CHANNEL, new_view_id, submission
 

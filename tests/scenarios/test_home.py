@@ -9,17 +9,16 @@ import pytest
 import yaml
 
 from bot import ids
-from tests.conftest import ADMIN, NURSE, Harness
 from tests.support import ROOT, payloads
-from tests.support.status import STRANGER, create_task, link_people, texts
+from tests.support.harness import ADMIN, NURSE, Harness, MakeHarness
+from tests.support.status import STRANGER, create_task, following_harness, texts
 
 MANIFEST = ROOT / "manifest.yml"
 
 
 @pytest.fixture
-def h(harness: Harness) -> Harness:
-    link_people(harness)
-    return harness
+async def h(make_harness: MakeHarness) -> Harness:
+    return await following_harness(make_harness)
 
 
 async def open_home(h: Harness, user_id: str, tab: str = "home") -> dict[str, Any]:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from bot import ids
-from tests.conftest import DOCTOR, NURSE, env_for
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, NURSE, env_for
 from tests.support.processes import clean_env, free_port
 
 NOTE = "nte_" + "3cc7" * 8

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.maxcare import MaxCareClient
-from tests.conftest import DOCTOR, NURSE, Harness
+from tests.support.harness import DOCTOR, NURSE, Harness, MakeHarness
 from tests.support.submissions import CHANNEL, new_view_id, submission
 
 # What a person may type: surrounding blanks and Windows line endings, which MaxCare may tidy.
@@ -47,20 +46,13 @@ async def test_task_with_tidied_notes_is_adopted_after_an_ambiguous_failure(
 
 
 async def test_a_post_delayed_then_not_applied_is_posted_again_exactly_once(
-    harness: Harness,
+    make_harness: MakeHarness,
 ) -> None:
+    harness = await make_harness(maxcare_timeout_seconds=0.3)
     _link(harness)
-    client = MaxCareClient(
-        base_url=harness.maxcare.url, api_key=harness.maxcare.api_key,
-        organization_id=harness.maxcare.organization_id, timeout=0.3,
-    )
-    harness.bot.outbox.maxcare = client
     harness.maxcare.stall_next("POST", "/tasks", 5.0)  # past the timeout, and never carried out
-    try:
-        view_id, note = await _submit(harness, "Review the plan")
-        await harness.settle()
-    finally:
-        await client.aclose()
+    view_id, note = await _submit(harness, "Review the plan")
+    await harness.settle()
     _one_task_one_card(harness, view_id)
     seen = [(r.method, r.path, r.query.get("noteId")) for r in harness.maxcare.requests()]
     posts = [i for i, r in enumerate(seen) if r[:2] == ("POST", "/tasks")]

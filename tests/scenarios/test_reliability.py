@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.db.store import Store, utcnow
 from bot.maxcare import MaxCareClient
+from bot.settings import Settings
 from bot.tasks.outbox import WAITING_TEXT
-from tests.conftest import DOCTOR, NURSE, Harness
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare
+from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
 from tests.support.submissions import CHANNEL, new_view_id, submission
 
 
@@ -108,11 +113,13 @@ async def test_maxcare_down_then_back_shows_queued_and_creates_once(harness: Har
 
 
 async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
-    harness: Harness,
+    make_harness: MakeHarness,
 ) -> None:
+    harness = await make_harness(tuning=replace(FAST, retry_seconds=1.0))
     _link(harness)
-    harness.bot.outbox.retry_seconds = 1.0
-    harness.maxcare.set_down(True)
+    # Refused with 429 throughout: certainly not applied, so the draft comes back (a 5xx
+    # leaves the outcome unknown instead: tests/scenarios/test_exactly_once.py).
+    harness.maxcare.fail_next("POST", "/tasks", 429, times=1000)
     view_id, _ = await _submit(harness, "Keep this text")
     await harness.settle()
     sub = harness.bot.store.get_submission(view_id)
@@ -192,22 +199,14 @@ async def test_client_paths_keep_the_version(base: str) -> None:
         assert httpx.URL(fake.url).path == "/v4"
 
 
-def _client_like(h: Harness, **overrides: object) -> MaxCareClient:
-    options: dict[str, object] = {
-        "base_url": h.maxcare.url, "api_key": h.maxcare.api_key,
-        "organization_id": h.maxcare.organization_id,
-    }
-    options.update(overrides)
-    return MaxCareClient(**options)  # type: ignore[arg-type]
-
-
-async def test_timeout_after_which_maxcare_still_creates_the_task(harness: Harness) -> None:
+async def test_timeout_after_which_maxcare_still_creates_the_task(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(maxcare_timeout_seconds=0.3)
     _link(harness)
-    harness.bot.outbox.maxcare = _client_like(harness, timeout=0.3)
     harness.maxcare.delay_next("POST", "/tasks", 1.0, after_apply=True)
     view_id, note = await _submit(harness)
     await harness.settle()
-    await harness.bot.outbox.maxcare.aclose()
     _assert_exactly_once(harness, view_id)
     assert len(harness.maxcare.requests("POST", "/tasks")) == 1
     assert harness.maxcare.requests("GET", "/tasks")[0].query["noteId"] == note
@@ -230,26 +229,19 @@ class RefuseFirst(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def test_connection_refused_is_retried_without_looking(harness: Harness) -> None:
+async def test_connection_refused_is_retried_without_looking(make_harness: MakeHarness) -> None:
+    harness = await make_harness(maxcare_transport=RefuseFirst(6))
     _link(harness)
-    harness.bot.outbox.maxcare = _client_like(
-        harness, transport=RefuseFirst(6), sleep=fast_sleep_for_tests
-    )
     view_id, _ = await _submit(harness)
     await harness.settle()
-    await harness.bot.outbox.maxcare.aclose()
     _assert_exactly_once(harness, view_id)
     # Refused connections cannot have created anything: no lookup was needed.
     assert harness.maxcare.requests("GET", "/tasks") == []
 
 
-async def fast_sleep_for_tests(seconds: float) -> None:
-    await asyncio.sleep(min(seconds, 0.01))
-
-
-async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
-    from datetime import timedelta
-
+async def test_expired_drafts_lose_their_text(make_harness: MakeHarness) -> None:
+    later = [timedelta(0)]  # how far the database's clock is ahead of the real one
+    harness = await make_harness(tuning=replace(FAST, now=lambda: utcnow() + later[0]))
     _link(harness)
     harness.maxcare.fail_next("POST", "/tasks", 404, body={
         "code": "not_found", "message": "Note not found", "trace_id": "t-1",
@@ -259,8 +251,7 @@ async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
     store = harness.bot.store
     assert store.get_submission(view_id).notes == "Old draft text"  # type: ignore[union-attr]
     assert harness.bot.outbox.purge_drafts() == 0  # still fresh
-    real_clock = store.clock
-    store.clock = lambda: real_clock() + timedelta(days=8)
+    later[0] = timedelta(days=8)
     assert harness.bot.outbox.purge_drafts() == 1
     sub = store.get_submission(view_id)
     assert sub is not None and sub.notes == "" and sub.state == "expired"
@@ -348,7 +339,7 @@ async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness
     _link(h)
     # Two Slack requests in hand the whole time: busy without a gap. (A stream of real requests
     # made this timing-dependent: any 50 ms hiccup on a loaded machine let the work go early.)
-    foreground = h.bot.outbox.foreground
+    foreground = h.bot.pressure
     foreground.enter()
     foreground.enter()
     try:
@@ -369,7 +360,7 @@ async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness
 async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
     h = harness
     _link(h)
-    foreground = h.bot.outbox.foreground
+    foreground = h.bot.pressure
     foreground.enter()  # two Slack requests in hand: busy, whatever the machine's hiccups
     foreground.enter()
     try:
@@ -384,25 +375,32 @@ async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
     _assert_exactly_once(h, view_id)
 
 
+class FailsToRecordOnce(Store):
+    """A database whose first write of a task row fails (a disk error)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def record_task(self, **row: Any) -> None:
+        if self.failures:
+            raise self.failures.pop()
+        super().record_task(**row)
+
+
 async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+    make_harness: MakeHarness, settings: Settings
 ) -> None:
     """The submission turns "created" in the same commit as its task row, or not at all."""
+    store = FailsToRecordOnce(settings.database_path)
+    harness = await make_harness(store=store)
     _link(harness)
-    store = harness.bot.store
-    real_record = store.record_task
-    failures = [sqlite3.OperationalError("disk I/O error")]
-
-    def record_task(**row: Any) -> None:
-        if failures:
-            raise failures.pop()
-        real_record(**row)
-
-    monkeypatch.setattr(store, "record_task", record_task)
     view_id, _ = await _submit(harness)
     await harness.settle()
     sub = store.get_submission(view_id)
     assert sub is not None and sub.state == "creating" and sub.task_id is None
     assert store.get_task(harness.maxcare.all_tasks()[0]["id"]) is None
-    await harness.bot.outbox.process(view_id)  # as the resume at start-up does
+    assert sub.claimed_by is None and sub.lease_until  # released, resting before a retry
+    store.update_submission(view_id, lease_until=None)  # as if the rest were over
+    await harness.bot.outbox.process(view_id)  # as the next sweep does
     _assert_exactly_once(harness, view_id)

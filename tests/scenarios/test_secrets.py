@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import env_for
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 from tests.support.processes import App
 
 SECRET_NOTES = "Patient Jane Roe DOB 1961-02-03 needs plan for melanoma"
@@ -57,14 +57,14 @@ def test_check_output_and_settings_never_print_secrets(
     slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from bot.links import cli
+    from bot.check import check
     from bot.settings import load_settings
 
     monkeypatch.chdir(tmp_path)
     for key, value in env_for(slack, maxcare, tmp_path / "bot.db").items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("MAXCARE_API_KEY", "max_dev_ak_wrong-key-XYZ")
-    assert cli.check(__import__("sys").stdout) == 1
+    assert check(__import__("sys").stdout) == 1
     out = capsys.readouterr().out
     settings = load_settings()
     shown = out + repr(settings) + str(settings) + str(settings.model_dump())

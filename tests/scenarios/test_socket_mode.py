@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, parse_qsl
 import httpx
 import pytest
 
-from tests.conftest import DOCTOR, NURSE
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, NURSE
 from tests.support.processes import App
 from tests.support.submissions import CHANNEL, new_view_id, submission
 

@@ -156,6 +156,9 @@ class _SlackFault:
     retry_after: int | None = None  # set for rate limits (HTTP 429)
 
 
+# Fault kinds of FakeSlack.drop: close the connection before (or after) doing the work.
+DROP, DROP_AFTER = "__drop__", "__drop_after__"
+
 # Slack sends these as JSON strings inside form bodies; slack_sdk sends them as objects in JSON.
 _JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
 
@@ -437,6 +440,12 @@ class FakeSlack(_ThreadedServer):
             self._channel_errors.clear()
             self._response_url_faults.clear()
 
+    def drop(self, method: str, *, times: int = 1, after_apply: bool = False) -> None:
+        """Close the connection of the next `times` calls without an answer (after carrying
+        the call out, if asked: a message posted whose answer never arrives)."""
+        with self._lock:
+            self._faults.append(_SlackFault(method, DROP_AFTER if after_apply else DROP, times))
+
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
         with self._lock:
@@ -495,43 +504,56 @@ class FakeSlack(_ThreadedServer):
         params = await self._read_params(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
-        answer, headers = self._api_answer(method, params, token)
+        answer, headers, drop = self._api_answer(method, params, token)
         error = None if answer.get("ok") else str(answer.get("error"))
         with self._lock:  # recorded once handled, so a test that waited for it sees the outcome
             self._calls.append(Call(method, params, error))
+        if drop:
+            assert request.transport is not None
+            request.transport.close()  # the client sees the connection reset, no answer
+            return web.Response(status=500)
         status = 429 if "Retry-After" in headers else 200
         return web.json_response(answer, status=status, headers=headers)
 
     def _api_answer(
         self, method: str, params: dict[str, Any], token: Any
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        """The answer to one Web API call, and its extra headers."""
+    ) -> tuple[dict[str, Any], dict[str, str], bool]:
+        """The answer to one Web API call, its extra headers, and whether to drop it unsent."""
         if method == "apps.connections.open":
             if token != self.app_token:
-                return {"ok": False, "error": "invalid_auth"}, {}
+                return {"ok": False, "error": "invalid_auth"}, {}, False
             ws_url = self.base.replace("http://", "ws://") + "/socket"
-            return {"ok": True, "url": ws_url}, {}
+            return {"ok": True, "url": ws_url}, {}, False
         if method not in slack_rules.METHOD_SCOPES:
-            return {"ok": False, "error": "unknown_method"}, {}
+            return {"ok": False, "error": "unknown_method"}, {}, False
         if token != self.token:
-            return {"ok": False, "error": "invalid_auth"}, {}
+            return {"ok": False, "error": "invalid_auth"}, {}, False
         needed = slack_rules.scope_needed(method, self.scopes)
         if needed is not None:
             return {
                 "ok": False, "error": "missing_scope", "needed": needed,
                 "provided": ",".join(sorted(self.scopes)),
-            }, {}
+            }, {}, False
         fault = self._take_fault(method, params)
         if fault is not None and fault.retry_after is not None:
-            return {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
+            headers = {"Retry-After": str(fault.retry_after)}
+            return {"ok": False, "error": "ratelimited"}, headers, False
+        if fault is not None and fault.error == DROP:
+            return {"ok": False, "error": "connection_dropped"}, {}, True
+        if fault is not None and fault.error == DROP_AFTER:
+            return self._respond(method, params), {}, True
         if fault is not None:
-            return {"ok": False, "error": fault.error}, {}
+            return {"ok": False, "error": fault.error}, {}, False
+        return self._respond(method, params), {}, False
+
+    def _respond(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The answer of a call that reaches the method itself."""
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             with self._lock:
                 channel_error = self._channel_errors.get(str(params.get("channel")))
             if channel_error:
-                return {"ok": False, "error": channel_error}, {}
-        return self._answer(method, params), {}
+                return {"ok": False, "error": channel_error}
+        return self._answer(method, params)
 
     def _next_ts(self) -> str:
         with self._lock:
@@ -1088,6 +1110,11 @@ class FakeMaxCare(_ThreadedServer):
             _MaxFault("stall", method.upper(), _normalise_path(path), times, False,
                       seconds=seconds)
         )
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault that has not happened yet."""
+        with self._lock:
+            self._faults.clear()
 
     def set_down(self, down: bool = True) -> None:
         """While down, every request is answered 503."""

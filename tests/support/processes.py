@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DOCTOR, env_for
 from tests.support import ROOT
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, env_for
 from tests.support.submissions import new_view_id, submission
 
 
@@ -34,13 +34,18 @@ def clean_env(extra: dict[str, str]) -> dict[str, str]:
 class App:
     """Starts and restarts `python -m bot` on one database; always stopped at the end."""
 
-    def __init__(self, slack: FakeSlack, maxcare: FakeMaxCare, tmp: Path) -> None:
-        self.env = clean_env({**env_for(slack, maxcare, tmp / "bot.db"), "PORT": str(free_port())})
+    def __init__(
+        self, slack: FakeSlack, maxcare: FakeMaxCare, tmp: Path, name: str = "app"
+    ) -> None:
+        self.env = clean_env(
+            {**env_for(slack, maxcare, tmp / "bot.db"), "PORT": str(free_port()),
+             "OUTBOX_LEASE_SECONDS": "3"}  # a killed process's rows are free again soon
+        )
         self.maxcare = maxcare
         self.cwd = tmp
         self.url = f"http://127.0.0.1:{self.env['PORT']}"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tmp / "app.log"
+        self.log = tmp / f"{name}.log"
 
     def start(self) -> None:
         with self.log.open("ab") as sink:
@@ -63,6 +68,12 @@ class App:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, as a platform does when it replaces a process; returns its exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -6,9 +6,9 @@ import secrets
 from typing import Any
 
 from bot import ids
-from bot.slack.text import Prefill
 from bot.tasks import views as blocks
 from bot.tasks.form import Destination
+from bot.tasks.prefill import Prefill
 from tests.support import payloads
 
 CHANNEL = "C0GENERAL"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import slack_client
 from bot.logs import SLACK_CLIENTS, setup_logging
 from bot.settings import Settings
+from bot.slack.client import slack_client
 from tests.support.fakes import FakeSlack
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, Settings, load_settings
+from bot.errors import ConfigError
+from bot.settings import Settings, load_settings
 
 ALL_VARS = (
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",

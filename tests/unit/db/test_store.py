@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.db.schema import MIGRATIONS
-from bot.db.store import STALE_PROVIDER, Link, Store, Submission
+from bot.db.store import STALE_PROVIDER, STALE_SLACK, Link, Store, Submission
+from tests.unit.db.conftest import Clock
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
@@ -18,22 +18,6 @@ PRV_C = "prv_" + "c" * 32
 NOTE = "nte_" + "1" * 32
 
 
-class Clock:
-    """A clock the test moves forward."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 1) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -422,3 +406,38 @@ def test_record_task_update_keeps_created_at(store: Store, clock: Clock) -> None
 def test_record_task_refuses_unknown_columns(store: Store) -> None:
     with pytest.raises(sqlite3.Error):
         store.record_task(task_id="tsk_1", patient_name="should never be stored")
+
+
+def test_relinking_to_a_known_provider_clears_the_provider_flag(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.set_link("UA", PRV_A, actor="t")
+    store.mark_stale("UA", STALE_PROVIDER)
+    store.set_link("UA", PRV_A, actor="t")  # same provider: still unknown
+    assert (link := store.get_link("UA")) is not None and link.stale_reason == STALE_PROVIDER
+    store.set_link("UA", PRV_B, actor="t")
+    assert (link := store.get_link("UA")) is not None and link.stale_reason is None
+    store.set_link("UB", PRV_A, actor="t")
+    store.mark_stale("UB", STALE_SLACK)
+    store.set_link("UB", PRV_B, actor="t")  # a new provider does not bring the person back
+    assert (link := store.get_link("UB")) is not None and link.stale_reason == STALE_SLACK
+    store.close()
+
+
+def test_v2_migration_upgrades_a_v1_database(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from bot.db.schema import _v1
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    _v1(db)
+    db.execute("PRAGMA user_version = 1")
+    db["links"].insert({"slack_user_id": "UOLD", "provider_id": PRV_A})
+    db.close()
+    store = Store(path)
+    link = store.get_link("UOLD")
+    assert link is not None and link.stale_reason is None
+    assert store.mark_stale("UOLD", STALE_SLACK) and not store.mark_stale("UOLD", STALE_SLACK)
+    assert store.clear_stale("UOLD", STALE_PROVIDER) is False
+    assert store.clear_stale("UOLD") is True
+    store.close()

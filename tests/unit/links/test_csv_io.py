@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from bot.db.store import Link
+from bot.errors import LinksFileError
 from bot.links.csv_io import (
     EXPORT_HEADER,
-    LinksFileError,
     links_to_csv,
-    normalize_provider_id,
     parse_links_csv,
     safe_cell,
-    valid_slack_user,
 )
 
 PRV_A = "prv_" + "a" * 32
@@ -93,33 +91,6 @@ def test_parse_reports_every_bad_row_with_its_line() -> None:
 def test_parse_line_numbers_count_quoted_newlines() -> None:
     text = 'slack_user_id,provider_id,provider_name\nUNURSE,' + PRV_A + ',"two\nlines"\nbad,x\n'
     assert problems(text)[0].startswith("line 4:")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (PRV_A, PRV_A),
-        (PRV_A.upper(), PRV_A),
-        (f" {PRV_A} ", PRV_A),
-        (UUID, "prv_3cc7aaaabbbbccccddddeeeeffff0000"),
-        ("prv_" + "a" * 31, None),
-        ("prv_" + "g" * 32, None),
-        ("nte_" + "a" * 32, None),
-        ("a" * 32, None),
-        ("", None),
-    ],
-)
-def test_normalize_provider_id(value: str, expected: str | None) -> None:
-    assert normalize_provider_id(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "ok"),
-    [("UNURSE", True), ("W0ENTERPRISE", True), ("U1", False), ("unurse", False),
-     ("C0CHANNEL", False), ("<@UNURSE>", False), ("", False)],
-)
-def test_valid_slack_user(value: str, ok: bool) -> None:
-    assert valid_slack_user(value) is ok
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,6 @@ from pydantic import SecretStr
 
 from bot import __version__
 from bot.maxcare import (
-    NOTE_ID_RE,
-    PROVIDER_ID_RE,
-    TASK_ID_RE,
     BadRequest,
     Forbidden,
     MaxCareAmbiguous,
@@ -33,7 +30,6 @@ from bot.maxcare import (
     Task,
     TaskPage,
     Unauthorized,
-    normalize_id,
 )
 from tests.support.fakes import FakeMaxCare
 
@@ -320,18 +316,6 @@ def test_display_name_fallbacks() -> None:
     )
     assert ProviderSummary(id=PRV, display_first_name=" ", username="jw").display_name == "jw"
     assert ProviderSummary(id=PRV).display_name == PRV
-
-
-def test_ids() -> None:
-    uuid = "3CC73CB6-9C59-403C-A910-8AF6C5693B25"
-    assert normalize_id(f"  {uuid} ", "nte_") == NOTE
-    assert normalize_id(NOTE.upper(), "nte") == NOTE
-    assert normalize_id(PRV, "nte_") is None
-    assert normalize_id("nte_123", "nte_") is None
-    assert NOTE_ID_RE.fullmatch(NOTE) and PROVIDER_ID_RE.fullmatch(PRV)
-    assert TASK_ID_RE.fullmatch(TSK)
-    assert NOTE_ID_RE.search(f"see {NOTE}, please")
-    assert not NOTE_ID_RE.search(NOTE + "ab")
 
 
 # --- Errors

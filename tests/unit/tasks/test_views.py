@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from bot import ids
-from bot.slack.text import NOTES_MAX, Prefill
+from bot.slack.text import NOTES_MAX
 from bot.tasks import views as blocks
 from bot.tasks.form import ASSIGNEES_MAX, Destination, FormInput
+from bot.tasks.prefill import Prefill
 from bot.tasks.views import CardData, failure_message, help_text, task_card, task_modal
 
 NOTE = "nte_" + "3c" * 16

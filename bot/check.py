@@ -1,0 +1,99 @@
+"""`python -m bot check`: configuration, database, Slack, MaxCare and stale links."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TextIO
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.db.store import Store
+from bot.errors import ConfigError
+from bot.links.stale import find_stale
+from bot.links.views import stale_label
+from bot.maxcare import MaxCareClient, MaxCareError
+from bot.settings import Settings, load_settings
+from bot.slack.client import slack_client
+
+
+def check(out: TextIO) -> int:
+    """Check configuration, database, Slack and MaxCare; print what is wrong."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"FAIL configuration: {exc}", file=out)
+        return 1
+    print("ok   configuration", file=out)
+    return asyncio.run(_check_services(settings, out))
+
+
+async def _check_services(settings: Settings, out: TextIO) -> int:
+    failures = 0
+    db_ok = slack_ok = False
+    try:
+        store = Store(settings.database_path)
+        print(f"ok   database {settings.database_path} ({store.count_links()} links)", file=out)
+        store.close()
+        db_ok = True
+    except Exception as exc:  # any failure to open is the message
+        failures += 1
+        print(f"FAIL database {settings.database_path}: {exc}", file=out)
+    slack = slack_client(settings)
+    try:
+        auth = await slack.auth_test()
+        print(f"ok   Slack: bot {auth.get('user')} in workspace {auth.get('team')}", file=out)
+        slack_ok = True
+    except SlackApiError as exc:
+        failures += 1
+        print(f"FAIL Slack: {exc.response.get('error')} (check SLACK_BOT_TOKEN)", file=out)
+    except SlackClientError as exc:
+        failures += 1
+        print(f"FAIL Slack: cannot reach {settings.slack_api_url} ({type(exc).__name__})", file=out)
+    except OSError as exc:
+        failures += 1
+        print(f"FAIL Slack: cannot reach {settings.slack_api_url} ({exc})", file=out)
+    maxcare = MaxCareClient(
+        base_url=settings.maxcare_api_url,
+        api_key=settings.maxcare_api_key,
+        organization_id=settings.maxcare_organization_id,
+        timeout=settings.maxcare_timeout_seconds,
+        max_attempts=1,
+    )
+    try:
+        await maxcare.ping()
+        print(f"ok   MaxCare at {settings.maxcare_api_url}", file=out)
+        if db_ok and slack_ok:  # stale links: people gone from Slack, providers gone from MaxCare
+            failures += await check_links(settings, slack, maxcare, out)
+    except MaxCareError as exc:
+        failures += 1
+        print(f"FAIL MaxCare: {exc.user_message('the check')}", file=out)
+    finally:
+        await maxcare.aclose()
+    print("all good" if not failures else f"{failures} problem(s)", file=out)
+    return 1 if failures else 0
+
+
+async def check_links(
+    settings: Settings, slack: AsyncWebClient, maxcare: MaxCareClient, out: TextIO
+) -> int:
+    """The `check` lines about stale links; returns the number of problems (0 or 1)."""
+    store = Store(settings.database_path)
+    try:
+        stale = await find_stale(store, slack, maxcare)
+        total = store.count_links()
+    except (SlackClientError, MaxCareError) as exc:
+        print(f"FAIL links: could not check them ({type(exc).__name__})", file=out)
+        return 1
+    finally:
+        store.close()
+    if not stale:
+        print(f"ok   links: all {total} usable", file=out)
+        return 0
+    print(f"FAIL links: {len(stale)} of {total} cannot be used (nobody can assign them):", file=out)
+    for s in stale:
+        why = ", ".join(stale_label(r) for r in s.reasons)
+        name = f" {s.link.provider_name}" if s.link.provider_name else ""
+        print(f"     {s.link.slack_user_id} → {s.link.provider_id}{name}: {why}", file=out)
+    print("     fix with `/task link`, `python -m bot links add` or `links remove`", file=out)
+    return 1

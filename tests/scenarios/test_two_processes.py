@@ -1,0 +1,83 @@
+"""Two `python -m bot` processes on one database file, as in a rolling deploy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, NURSE
+from tests.support.processes import App
+from tests.support.submissions import CHANNEL
+
+
+@pytest.fixture
+def apps(slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path) -> Iterator[tuple[App, App]]:
+    old, new = App(slack, maxcare, tmp_path, "old"), App(slack, maxcare, tmp_path, "new")
+    nurse = maxcare.add_provider(first_name="Nina", last_name="Nurse")
+    doctor = maxcare.add_provider(first_name="James", last_name="Wilson")
+    old.cli("links", "add", NURSE, nurse["id"])
+    old.cli("links", "add", DOCTOR, doctor["id"])
+    try:
+        yield old, new
+    finally:
+        old.stop()
+        new.stop()
+
+
+def _wait(condition: object, what: str, app: App, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}\n" + app.log.read_text())
+        time.sleep(0.05)
+
+
+def _cards(slack: FakeSlack) -> list[str]:
+    return [
+        str(c.params.get("text"))
+        for c in slack.calls("chat.postMessage")
+        if c.params.get("channel") == CHANNEL
+    ]
+
+
+def test_a_new_process_started_mid_post_never_posts_again(
+    apps: tuple[App, App], slack: FakeSlack, maxcare: FakeMaxCare
+) -> None:
+    old, new = apps
+    # MaxCare creates the task at once but answers only after a while: the POST is in flight.
+    maxcare.delay_next("POST", "/tasks", 6, after_apply=True)
+    old.start()
+    old.submit("Rolling deploy")
+    _wait(lambda: len(maxcare.all_tasks()) == 1, "the POST to reach MaxCare", old)
+
+    new.start()  # its start-up sweep must leave the row: the old process holds its claim
+    assert old.terminate() == 0  # drains: the answer arrives, the card is posted
+    _wait(lambda: len(_cards(slack)) == 1, "the card", new)
+    time.sleep(2.0)  # several sweeps of the new process: room for a wrong second POST or card
+
+    assert len(maxcare.requests("POST", "/tasks")) == 1
+    assert len(maxcare.all_tasks()) == 1
+    assert len(_cards(slack)) == 1
+    assert maxcare.all_tasks()[0]["id"] in _cards(slack)[0]
+    assert maxcare.requests("GET", "/tasks") == []  # nobody even had to look for it
+
+
+def test_a_process_killed_mid_post_is_taken_over_by_the_other(
+    apps: tuple[App, App], slack: FakeSlack, maxcare: FakeMaxCare
+) -> None:
+    old, new = apps
+    maxcare.delay_next("POST", "/tasks", 60, after_apply=True)
+    old.start()
+    new.start()
+    old.submit("Killed mid-POST")
+    _wait(lambda: len(maxcare.all_tasks()) == 1, "the POST to reach MaxCare", old)
+    old.kill9()
+    # The claim's lease runs out; the other process looks first, finds the task, adopts it.
+    _wait(lambda: len(_cards(slack)) == 1, "the card from the other process", new)
+    time.sleep(1.0)
+    assert len(maxcare.requests("POST", "/tasks")) == 1
+    assert len(maxcare.all_tasks()) == 1 and len(_cards(slack)) == 1
