@@ -22,17 +22,18 @@ from bot.links import listeners as link_listeners
 from bot.links.service import AdminCheck, AdminService
 from bot.maxcare import MaxCareClient
 from bot.runtime import answer
-from bot.runtime.pressure import Foreground
+from bot.runtime.pressure import RequestPressure
 from bot.runtime.subcommands import Subcommands
 from bot.runtime.team import OnlyInstalledTeam
 from bot.settings import Settings
 from bot.slack.client import connect, response_url_checker
 from bot.slack.people import People
 from bot.status import listeners as status_listeners
+from bot.status.cards import TaskCards
 from bot.status.follower import FOLLOW_MAX_WAIT, SyncFollower
-from bot.status.service import StatusService, TaskCards
+from bot.status.service import StatusService
 from bot.tasks import listeners as task_listeners
-from bot.tasks.notifier import Confirmer
+from bot.tasks.notifier import Notifier
 from bot.tasks.outbox import Outbox
 from bot.tasks.service import TaskService
 
@@ -66,7 +67,7 @@ class Bot:
     slack: AsyncWebClient
     store: Store
     maxcare: MaxCareClient
-    pressure: Foreground  # Slack requests in hand: background work gives way to them
+    pressure: RequestPressure  # Slack requests in hand: background work gives way to them
     outbox: Outbox
     service: TaskService
     admin: AdminService
@@ -120,7 +121,7 @@ async def build_bot(
     slack, installed = await connect(settings)
     store = Store(settings.database_path, clock=tuning.now) if store is None else store
     checkpointer = None if str(store.path) == ":memory:" else Checkpointer(store)
-    pressure = Foreground()
+    pressure = RequestPressure()
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,
@@ -143,19 +144,19 @@ async def build_bot(
         first_delay=tuning.follow_first_delay,
         max_delay=tuning.follow_max_delay,
         max_wait=tuning.follow_max_wait,
-        foreground=pressure,
+        pressure=pressure,
         owner=owner,
     )
     outbox = Outbox(
         store=store,
         maxcare=maxcare,
-        confirmer=Confirmer(slack=slack, store=store),
+        notifier=Notifier(slack=slack, store=store, cards=cards),
         retry_seconds=tuning.retry_seconds or settings.maxcare_retry_window_seconds,
         reconcile_seconds=settings.maxcare_reconcile_hours * 3600,
         lease_seconds=settings.outbox_lease_seconds,
         owner=owner,
         sleep=tuning.sleep,
-        foreground=pressure,
+        pressure=pressure,
         card_posted=follower.card_posted,
     )
     people = People(slack)

@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db.store import Store, default_owner
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task
-from bot.runtime.pressure import Foreground
-from bot.status.service import TaskCards
+from bot.runtime.pressure import RequestPressure
+from bot.status.cards import TaskCards
 from bot.status.views import FOLLOWING_NOTE, stopped_note
 
 log = logging.getLogger("bot.follower")
@@ -51,7 +51,7 @@ class SyncFollower:
         max_delay: float = 300.0,
         batch: int = 20,
         max_wait: float = FOLLOW_MAX_WAIT,
-        foreground: Foreground | None = None,
+        pressure: RequestPressure | None = None,
         owner: str | None = None,
     ) -> None:
         self.store = store
@@ -63,7 +63,7 @@ class SyncFollower:
         self.max_delay = max_delay
         self.batch = batch
         self.max_wait = max_wait
-        self.foreground = foreground or Foreground()
+        self.pressure = pressure or RequestPressure()
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -129,9 +129,9 @@ class SyncFollower:
         """Check every due task; returns how long to sleep before the next round."""
         # Claimed, so that of several processes on one database only one checks each task.
         due = self.store.claim_due_follows(self.owner, CHECK_LEASE_SECONDS, limit=self.batch)
-        not_after = self.foreground.deadline(self.max_wait)
+        not_after = self.pressure.deadline(self.max_wait)
         for row in due:
-            await self.foreground.give_way(not_after)  # acks first
+            await self.pressure.give_way(not_after)  # acks first
             budget_wait = self.maxcare.budget_wait_seconds()
             if budget_wait > 0:
                 # Task creation needs the budget more: skip this round, try again later.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -222,3 +224,30 @@ async def test_a_reopened_draft_of_an_unknown_outcome_is_looked_up_before_any_po
     assert _posts(harness) == 1 and len(harness.maxcare.all_tasks()) == 1  # adopted, not POSTed
     sub = harness.bot.store.get_submission(reopened)
     assert sub is not None and sub.state == "created" and sub.confirmed_at
+
+
+async def test_during_an_outage_each_author_hears_within_their_own_window(
+    make_harness: MakeHarness, clock: ShiftedClock
+) -> None:
+    """More submissions than worker slots: those that waited for a slot are not given a window
+    of their own after it, and are told they are queued while they wait."""
+    h = await make_harness(tuning=replace(FAST, retry_seconds=60.0, now=clock))
+    _link(h)
+    h.maxcare.fail_next("POST", "/tasks", 429, times=100_000)  # never applied: drafts come back
+    views = [(await _submit(h, f"Task {n}"))[0] for n in range(20)]
+    waiting = views[16:]  # 16 worker slots: these four wait for one
+
+    def queued(view_id: str) -> bool:
+        return any(c.params.get("view_id") == view_id and "Queued" in str(c.params)
+                   for c in h.slack.calls("views.update"))
+
+    deadline = time.monotonic() + 30
+    while not all(queued(v) for v in waiting):
+        assert time.monotonic() < deadline, "the waiting ones were never told they are queued"
+        await asyncio.sleep(0.05)
+    clock.advance(61)  # every submission's own window has passed, the waiting ones' too
+    await asyncio.wait_for(h.settle(), 30)  # nobody starts a fresh window after their wait
+    for view_id in views:
+        sub = h.bot.store.get_submission(view_id)
+        assert sub is not None and sub.state == "failed" and sub.notes.startswith("Task")
+    assert h.maxcare.all_tasks() == []

@@ -1,4 +1,4 @@
-"""The App Home tab (issue 6): link status, Create task, recent tasks, the admin summary."""
+"""The App Home tab: link status, Create task, recent tasks, the admin summary."""
 
 from __future__ import annotations
 

@@ -339,20 +339,20 @@ async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness
     _link(h)
     # Two Slack requests in hand the whole time: busy without a gap. (A stream of real requests
     # made this timing-dependent: any 50 ms hiccup on a loaded machine let the work go early.)
-    foreground = h.bot.pressure
-    foreground.enter()
-    foreground.enter()
+    pressure = h.bot.pressure
+    pressure.enter()
+    pressure.enter()
     try:
         acked = time.monotonic()
         view_id, _ = await _submit(h)
         while not h.maxcare.requests("POST", "/tasks") and time.monotonic() - acked < 3.0:
             await asyncio.sleep(0.02)
         posted = time.monotonic() - acked
-        assert foreground.busy  # still busy: the deadline released it
+        assert pressure.busy  # still busy: the deadline released it
         assert 1.8 <= posted < 3.0
     finally:
-        foreground.leave()
-        foreground.leave()
+        pressure.leave()
+        pressure.leave()
     await asyncio.wait_for(h.settle(), 5)
     _assert_exactly_once(h, view_id)
 
@@ -360,9 +360,9 @@ async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness
 async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
     h = harness
     _link(h)
-    foreground = h.bot.pressure
-    foreground.enter()  # two Slack requests in hand: busy, whatever the machine's hiccups
-    foreground.enter()
+    pressure = h.bot.pressure
+    pressure.enter()  # two Slack requests in hand: busy, whatever the machine's hiccups
+    pressure.enter()
     try:
         view_id, _ = await _submit(h)
         await asyncio.sleep(0.2)
@@ -370,8 +370,8 @@ async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
         await h.bot.outbox.stop(grace=5)  # SIGTERM: no more acks to give way to
         assert len(h.maxcare.requests("POST", "/tasks")) == 1
     finally:
-        foreground.leave()
-        foreground.leave()
+        pressure.leave()
+        pressure.leave()
     _assert_exactly_once(h, view_id)
 
 

@@ -1,4 +1,4 @@
-"""Live status (issue 6): Refresh, the sync follower, `/task status`, `/task mine`, odd statuses."""
+"""Live status: Refresh, the sync follower, `/task status`, `/task mine`, odd statuses."""
 
 from __future__ import annotations
 
@@ -192,10 +192,10 @@ async def test_follower_checks_give_way_to_slack_requests_but_are_not_starved(
 ) -> None:
     h = await following_harness(make_harness, follow_max_wait=0.8)
     h.maxcare.default_sync_status = "pending"
-    foreground = h.bot.pressure
+    pressure = h.bot.pressure
     await create_task(h)
-    foreground.enter()
-    foreground.enter()  # two requests in hand: the app is busy answering Slack
+    pressure.enter()
+    pressure.enter()  # two requests in hand: the app is busy answering Slack
     try:
         started = time.monotonic()
         await wait_until(lambda: time.monotonic() - started > 0.4)
@@ -203,8 +203,8 @@ async def test_follower_checks_give_way_to_slack_requests_but_are_not_starved(
         await wait_until(lambda: bool(h.maxcare.requests("GET")), timeout=3)
         assert time.monotonic() - started < 2.5  # ...but only up to follow_max_wait a round
     finally:
-        foreground.leave()
-        foreground.leave()
+        pressure.leave()
+        pressure.leave()
 
 
 async def test_follower_resumes_after_a_restart(h: Harness, settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Creating a task through the app and clicking the buttons of live status (issue 6 tests)."""
+"""Creating a task through the app and clicking the buttons of live status."""
 
 from __future__ import annotations
 
