@@ -14,10 +14,10 @@ from bot.settings import load_settings
 from tests.support import payloads
 from tests.support.fakes import Call, FakeMaxCare, FakeSlack
 from tests.support.harness import DOCTOR, NURSE
+from tests.support.ids import NOTE
 from tests.support.served import ServedBot
 from tests.support.submissions import CHANNEL, new_view_id, submission
 
-NOTE = "nte_" + "5a" * 16
 Served = tuple[ServedBot, FakeSlack, FakeMaxCare]
 
 

@@ -17,9 +17,8 @@ from bot import ids
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
 from tests.support.harness import DOCTOR, NURSE, env_for
+from tests.support.ids import NOTE
 from tests.support.processes import clean_env, free_port
-
-NOTE = "nte_" + "3cc7" * 8
 
 
 @dataclass

@@ -13,9 +13,8 @@ from bot.slack.text import TRUNCATION_MARKER
 from tests.support import payloads
 from tests.support.fakes import Call, FakeSlack
 from tests.support.harness import ADMIN, DOCTOR, NURSE, Harness
+from tests.support.ids import NOTE, NOTE_UUID
 
-NOTE = "nte_3cc73cb69c59403ca9108af6c5693b25"
-NOTE_UUID = "3CC73CB6-9C59-403C-A910-8AF6C5693B25"
 OTHER_NOTE = "nte_0123456789abcdef0123456789abcdef"
 NOTES = "Review missing plan"
 CHANNEL = "C0GENERAL"

@@ -10,9 +10,7 @@ from bot.db.store import STALE_PROVIDER, STALE_SLACK, Store
 from tests.support.cli import configure, run
 from tests.support.fakes import FakeMaxCare, FakeSlack
 from tests.support.harness import env_for
-
-PRV_A = "prv_" + "a" * 32
-PRV_B = "prv_" + "b" * 32
+from tests.support.ids import PRV_A, PRV_B
 
 
 def test_check_all_good(

@@ -11,10 +11,7 @@ import sqlite_utils
 
 from bot.db.schema import MIGRATIONS
 from bot.db.store import Store
-
-PRV = "prv_" + "a" * 32
-NOTE = "nte_" + "1" * 32
-TASK = "tsk_" + "2" * 32
+from tests.support.ids import NOTE, PRV_A, TASK
 
 
 def _database_at(path: Path, version: int) -> None:
@@ -26,18 +23,18 @@ def _database_at(path: Path, version: int) -> None:
     db.execute(
         "INSERT INTO links (slack_user_id, provider_id, provider_name, team_id, linked_by, "
         "linked_at) VALUES ('UDOC', ?, 'Dr. Wilson', 'T0TEAM', 'test', ?)",
-        [PRV, "2026-01-01T00:00:00+00:00"],
+        [PRV_A, "2026-01-01T00:00:00+00:00"],
     )
     db.execute(
         "INSERT INTO link_events (slack_user_id, actor, at, old_provider_id, new_provider_id) "
-        "VALUES ('UDOC', 'test', '2026-01-01T00:00:00+00:00', NULL, ?)", [PRV],
+        "VALUES ('UDOC', 'test', '2026-01-01T00:00:00+00:00', NULL, ?)", [PRV_A],
     )
     db.execute(
         "INSERT INTO submissions (view_id, team_id, user_id, source, note_id, notes, "
         "assignee_user_ids, provider_id, assignee_ids, state, attempts, created_at, updated_at) "
         "VALUES ('VOLD', 'T0TEAM', 'UNURSE', 'command', ?, 'Old text', ?, ?, ?, 'pending', 0, "
         "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
-        [NOTE, json.dumps(["UDOC"]), PRV, json.dumps([PRV])],
+        [NOTE, json.dumps(["UDOC"]), PRV_A, json.dumps([PRV_A])],
     )
     db.execute(
         "INSERT INTO tasks (task_id, view_id, note_id, status, sync_status, created_by, "
@@ -58,8 +55,8 @@ def test_every_earlier_version_with_rows_migrates_to_the_latest(
     try:
         assert store.schema_version() == len(MIGRATIONS)
         link = store.get_link("UDOC")
-        assert link is not None and link.provider_id == PRV and link.stale_reason is None
-        assert [e.new_provider_id for e in store.link_events("UDOC")] == [PRV]
+        assert link is not None and link.provider_id == PRV_A and link.stale_reason is None
+        assert [e.new_provider_id for e in store.link_events("UDOC")] == [PRV_A]
         sub = store.get_submission("VOLD")
         assert sub is not None and sub.notes == "Old text" and sub.ambiguous == 0
         assert sub.claimed_by is None and sub.lease_until is None

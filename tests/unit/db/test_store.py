@@ -10,14 +10,8 @@ import pytest
 
 from bot.db.schema import MIGRATIONS
 from bot.db.store import STALE_PROVIDER, STALE_SLACK, Link, Store, Submission
+from tests.support.ids import NOTE, PRV_A, PRV_B, PRV_C
 from tests.unit.db.conftest import Clock
-
-PRV_A = "prv_" + "a" * 32
-PRV_B = "prv_" + "b" * 32
-PRV_C = "prv_" + "c" * 32
-NOTE = "nte_" + "1" * 32
-
-
 
 
 @pytest.fixture

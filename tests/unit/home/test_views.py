@@ -7,8 +7,7 @@ from typing import Any
 from bot import ids
 from bot.db.store import Link
 from bot.home.views import HOME_RECENT, AdminSummary, home_view
-
-PRV = "prv_" + "a" * 32
+from tests.support.ids import PRV_A
 
 
 def texts(view: dict[str, Any]) -> str:
@@ -29,7 +28,7 @@ def row(i: int, **changes: Any) -> dict[str, Any]:
 
 
 def test_linked_person_gets_create_task() -> None:
-    view = home_view(link=Link("UNURSE", PRV, "Dr. <Ann> & Lee"), admin_ids=[], recent=[])
+    view = home_view(link=Link("UNURSE", PRV_A, "Dr. <Ann> & Lee"), admin_ids=[], recent=[])
     assert view["type"] == "home"
     linked = next(b for b in view["blocks"] if "accessory" in b)
     assert linked["accessory"]["action_id"] == ids.HOME_CREATE_TASK_ACTION
@@ -44,14 +43,14 @@ def test_unlinked_person_is_told_whom_to_ask() -> None:
 
 
 def test_link_without_a_name_shows_the_provider_id() -> None:
-    view = home_view(link=Link("UNURSE", PRV), admin_ids=[], recent=[])
-    assert f"`{PRV}`" in texts(view)
+    view = home_view(link=Link("UNURSE", PRV_A), admin_ids=[], recent=[])
+    assert f"`{PRV_A}`" in texts(view)
 
 
 def test_recent_tasks_are_listed_up_to_the_limit() -> None:
     rows = [row(i) for i in range(HOME_RECENT + 5)]
     rows[0].update(channel_id="D0DIRECT", created_at="not a date")
-    view = home_view(link=Link("UNURSE", PRV), admin_ids=[], recent=rows)
+    view = home_view(link=Link("UNURSE", PRV_A), admin_ids=[], recent=rows)
     joined = texts(view)
     assert joined.count("In progress") == HOME_RECENT
     assert rows[HOME_RECENT - 1]["task_id"] in joined

@@ -13,10 +13,8 @@ from bot.db.store import Store
 from bot.links.cli import actor
 from tests.support.cli import run, run_process, table
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.ids import PRV_A, PRV_B, PRV_C
 
-PRV_A = "prv_" + "a" * 32
-PRV_B = "prv_" + "b" * 32
-PRV_C = "prv_" + "c" * 32
 UUID = "3cc7aaaa-bbbb-cccc-dddd-eeeeffff0000"
 
 

@@ -12,9 +12,8 @@ from bot.links.csv_io import (
     parse_links_csv,
     safe_cell,
 )
+from tests.support.ids import PRV_A, PRV_B
 
-PRV_A = "prv_" + "a" * 32
-PRV_B = "prv_" + "b" * 32
 UUID = "3cc7aaaa-bbbb-cccc-dddd-eeeeffff0000"
 
 

@@ -32,17 +32,15 @@ from bot.maxcare import (
     Unauthorized,
 )
 from tests.support.fakes import FakeMaxCare
+from tests.support.ids import NOTE, PRV_A, TASK
 
 KEY = "max_prd_ak_T0PS3CRETkey0123456789"
 ORG = "org_7e2c8cfeb7a94deb986de7012589e72b"
-NOTE = "nte_3cc73cb69c59403ca9108af6c5693b25"
-PRV = "prv_d4e5f6a7b8c94d0e1f2a3b4c5d6e7f8a"
-TSK = "tsk_a1b2c3d456784abc9def0123456789ab"
 PATIENT_TEXT = "Sarah Johnson, DOB 1985-03-15: biopsy result pending"
 
 # Example bodies copied from openapi-v4.json (tests must not read files outside the repo).
 TASK_EXAMPLE: dict[str, Any] = {
-    "id": TSK,
+    "id": TASK,
     "status": "not_started",
     "syncStatus": "synced",
     "notes": "Review missing plan for Impression #3",
@@ -50,7 +48,7 @@ TASK_EXAMPLE: dict[str, Any] = {
     "ehrType": "modmed",
     "assignedProviders": [
         {
-            "id": PRV,
+            "id": PRV_A,
             "firstName": "James",
             "lastName": "Wilson",
             "displayFirstName": "Dr. James",
@@ -66,7 +64,7 @@ TASK_EXAMPLE: dict[str, Any] = {
     "updatedAt": "2026-03-23 03:15:47.285+00",
 }
 PROVIDER_EXAMPLE: dict[str, Any] = {
-    "id": PRV,
+    "id": PRV_A,
     "firstName": "James",
     "lastName": "Wilson",
     "displayFirstName": "Dr. James",
@@ -154,7 +152,7 @@ def client_for(server: Server, fake: FakeTime | None = None, **kwargs: Any) -> M
 
 async def create(client: MaxCareClient) -> Task:
     return await client.create_task(
-        note_id=NOTE, provider_id=PRV, notes=PATIENT_TEXT, assignee_ids=[PRV]
+        note_id=NOTE, provider_id=PRV_A, notes=PATIENT_TEXT, assignee_ids=[PRV_A]
     )
 
 
@@ -164,7 +162,7 @@ async def create(client: MaxCareClient) -> Task:
 async def test_headers_on_every_request() -> None:
     server = Server(ok(TASK_EXAMPLE))
     async with client_for(server, api_key=SecretStr(KEY)) as client:
-        await client.get_task(TSK)
+        await client.get_task(TASK)
         await create(client)
     for request in server.requests:
         assert request.headers["Authorization"] == f"Bearer {KEY}"
@@ -179,23 +177,23 @@ async def test_headers_on_every_request() -> None:
 async def test_relative_paths_keep_the_version_prefix(base_url: str) -> None:
     server = Server(ok(TASK_EXAMPLE))
     async with client_for(server, base_url=base_url) as client:
-        await client.get_task(TSK)
+        await client.get_task(TASK)
         await create(client)
-    assert [r.url.path for r in server.requests] == [f"/v4/tasks/{TSK}", "/v4/tasks"]
+    assert [r.url.path for r in server.requests] == [f"/v4/tasks/{TASK}", "/v4/tasks"]
 
 
 async def test_create_task_body_and_any_2xx() -> None:
     server = Server(ok(TASK_EXAMPLE, status=201))
     async with client_for(server) as client:
         task = await create(client)
-    assert task.id == TSK
+    assert task.id == TASK
     request = server.requests[0]
     assert request.method == "POST"
     assert json.loads(request.content) == {
         "noteId": NOTE,
-        "providerId": PRV,
+        "providerId": PRV_A,
         "notes": PATIENT_TEXT,
-        "assigneeIds": [PRV],
+        "assigneeIds": [PRV_A],
     }
 
 
@@ -203,13 +201,13 @@ async def test_list_tasks_query_parameters() -> None:
     server = Server(page("tasks", [TASK_EXAMPLE], 1, 1))
     async with client_for(server) as client:
         result = await client.list_tasks(
-            note_id=NOTE, provider_id=PRV, status=["not_started", "in_progress"], page=2
+            note_id=NOTE, provider_id=PRV_A, status=["not_started", "in_progress"], page=2
         )
         await client.list_tasks(status="in_progress")
-    assert isinstance(result, TaskPage) and result.tasks[0].id == TSK
+    assert isinstance(result, TaskPage) and result.tasks[0].id == TASK
     params = server.requests[0].url.params
     assert params["status"] == "not_started,in_progress"
-    assert (params["noteId"], params["providerId"]) == (NOTE, PRV)
+    assert (params["noteId"], params["providerId"]) == (NOTE, PRV_A)
     assert (params["page"], params["pageSize"]) == ("2", "100")
     assert server.requests[1].url.params["status"] == "in_progress"
 
@@ -233,7 +231,7 @@ async def test_all_tasks_follows_pages() -> None:
     )
     async with client_for(server) as client:
         tasks = await client.all_tasks(note_id=NOTE)
-    assert [t.id for t in tasks] == [TSK, other["id"]]
+    assert [t.id for t in tasks] == [TASK, other["id"]]
     assert [r.url.params["page"] for r in server.requests] == ["1", "2", "3"]
     assert all(r.url.params["noteId"] == NOTE for r in server.requests)
 
@@ -251,7 +249,7 @@ async def test_all_providers_follows_pages_up_to_max_pages() -> None:
 
 async def test_task_example_parses() -> None:
     async with client_for(Server(ok(TASK_EXAMPLE))) as client:
-        task = await client.get_task(TSK)
+        task = await client.get_task(TASK)
     assert (task.status, task.sync_status, task.ehr_type, task.note_id) == (
         "not_started",
         "synced",
@@ -268,7 +266,7 @@ async def test_task_example_parses() -> None:
 
 async def test_provider_example_parses() -> None:
     async with client_for(Server(ok(PROVIDER_EXAMPLE))) as client:
-        provider = await client.get_provider(PRV)
+        provider = await client.get_provider(PRV_A)
     assert isinstance(provider, Provider)
     assert provider.roles == ["Physician", "Surgeon"]
     assert provider.created_at == datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
@@ -288,13 +286,13 @@ async def test_provider_example_parses() -> None:
     ],
 )
 def test_lenient_timestamps(raw: Any, expected: datetime | None) -> None:
-    assert Task.model_validate({"id": TSK, "createdAt": raw}).created_at == expected
+    assert Task.model_validate({"id": TASK, "createdAt": raw}).created_at == expected
 
 
 def test_unknown_fields_and_statuses_are_kept_or_ignored() -> None:
     task = Task.model_validate(
         {
-            "id": TSK,
+            "id": TASK,
             "status": "waiting_for_ehr",
             "syncStatus": "failed",
             "priority": "high",
@@ -307,15 +305,15 @@ def test_unknown_fields_and_statuses_are_kept_or_ignored() -> None:
         "failed",
         [],
     )
-    assert Task(id=TSK, sync_status="synced").sync_status == "synced"  # populate by name
+    assert Task(id=TASK, sync_status="synced").sync_status == "synced"  # populate by name
 
 
 def test_display_name_fallbacks() -> None:
-    assert ProviderSummary(id=PRV, first_name="James", last_name="Wilson").display_name == (
+    assert ProviderSummary(id=PRV_A, first_name="James", last_name="Wilson").display_name == (
         "James Wilson"
     )
-    assert ProviderSummary(id=PRV, display_first_name=" ", username="jw").display_name == "jw"
-    assert ProviderSummary(id=PRV).display_name == PRV
+    assert ProviderSummary(id=PRV_A, display_first_name=" ", username="jw").display_name == "jw"
+    assert ProviderSummary(id=PRV_A).display_name == PRV_A
 
 
 # --- Errors
@@ -339,13 +337,13 @@ async def test_error_classes(status: int, code: str, message: str, cls: type) ->
     server = Server(fail(status, {"code": code, "message": message, "trace_id": trace}))
     async with client_for(server, max_attempts=1) as client:
         with pytest.raises(cls) as info:
-            await client.get_task(TSK)
+            await client.get_task(TASK)
     err = info.value
     assert isinstance(err, MaxCareAPIError) and isinstance(err, MaxCareError)
     assert (err.status, err.code, err.message, err.trace_id) == (status, code, message, trace)
     assert err.may_have_been_applied is (cls is ServerError)
     assert trace in err.user_message() and trace in str(err)
-    assert f"/v4/tasks/{TSK}" in str(err)
+    assert f"/v4/tasks/{TASK}" in str(err)
 
 
 async def test_bad_request_user_message() -> None:
@@ -362,7 +360,7 @@ async def test_bad_request_user_message() -> None:
 async def test_lenient_error_bodies(body: Any) -> None:
     async with client_for(Server(fail(502, body)), max_attempts=1) as client:
         with pytest.raises(ServerError) as info:
-            await client.get_task(TSK)
+            await client.get_task(TASK)
     err = info.value
     assert (err.status, err.code, err.message, err.trace_id) == (502, None, None, None)
     assert "502" in str(err) and "html" not in str(err)
@@ -385,7 +383,7 @@ async def test_429_retried_after_retry_after() -> None:
     server = Server(fail(429, RATE_LIMIT_BODY, {"Retry-After": "7"}), ok(TASK_EXAMPLE))
     async with client_for(server, fake) as client:
         task = await create(client)  # POST too: a 429 was not applied
-    assert task.id == TSK and len(server.requests) == 2
+    assert task.id == TASK and len(server.requests) == 2
     assert fake.sleeps == [7.0]
 
 
@@ -394,11 +392,11 @@ async def test_429_retry_after_from_reset_header() -> None:
     headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(fake.wall()) + 12)}
     server = Server(fail(429, RATE_LIMIT_BODY, headers), ok(TASK_EXAMPLE))
     async with client_for(server, fake) as client:
-        assert (await client.get_task(TSK)).id == TSK
+        assert (await client.get_task(TASK)).id == TASK
     assert fake.sleeps == [12.0]
     async with client_for(Server(fail(429, RATE_LIMIT_BODY, headers)), max_attempts=1) as client:
         with pytest.raises(RateLimited) as info:
-            await client.get_task(TSK)
+            await client.get_task(TASK)
     assert info.value.retry_after == 12.0
 
 
@@ -407,7 +405,7 @@ async def test_429_longer_than_max_wait_is_not_waited_for() -> None:
     server = Server(fail(429, RATE_LIMIT_BODY, {"Retry-After": "120"}))
     async with client_for(server, fake, max_wait_seconds=30) as client:
         with pytest.raises(RateLimited) as info:
-            await client.get_task(TSK)
+            await client.get_task(TASK)
     assert len(server.requests) == 1 and fake.sleeps == []
     assert "in 120 s" in info.value.user_message()
 
@@ -436,14 +434,14 @@ async def test_get_retried_on_server_error_and_timeout(reply: Reply) -> None:
     fake = FakeTime()
     server = Server(reply, ok(TASK_EXAMPLE))
     async with client_for(server, fake) as client:
-        assert (await client.get_task(TSK)).id == TSK
+        assert (await client.get_task(TASK)).id == TASK
     assert len(server.requests) == 2 and len(fake.sleeps) == 1
 
 
 async def test_connect_error_retried_then_succeeds_even_for_post() -> None:
     server = Server(httpx.ConnectError("connection refused"), ok(TASK_EXAMPLE, status=201))
     async with client_for(server) as client:
-        assert (await create(client)).id == TSK
+        assert (await create(client)).id == TASK
     assert len(server.requests) == 2
 
 
@@ -475,10 +473,10 @@ async def test_sliding_window_budget() -> None:
     server = Server(ok(TASK_EXAMPLE))
     async with client_for(server, fake, rate_limit_per_minute=3) as client:
         for _ in range(3):
-            await client.get_task(TSK)
+            await client.get_task(TASK)
             fake.now += 10  # sends at 1000, 1010, 1020
         assert client.budget_wait_seconds() == 30.0
-        await client.get_task(TSK)  # waits until the send at 1000 leaves the window
+        await client.get_task(TASK)  # waits until the send at 1000 leaves the window
         assert fake.sleeps == [30.0] and fake.now == 1060.0
         assert client.budget_wait_seconds() == 10.0  # next: the send at 1010 must leave
     assert len(server.requests) == 4
@@ -495,7 +493,7 @@ async def test_budget_holds_under_concurrency() -> None:
 
     server = Server(at_time)
     async with client_for(server, fake, rate_limit_per_minute=2) as client:
-        await asyncio.gather(*(client.get_task(TSK) for _ in range(5)))
+        await asyncio.gather(*(client.get_task(TASK) for _ in range(5)))
     assert len(sent) == 5
     for t in sent:  # never more than 2 in any 60-second window
         assert sum(1 for u in sent if t <= u < t + 60) <= 2
@@ -507,13 +505,13 @@ async def test_remaining_zero_pauses_until_reset_bounded() -> None:
     headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(fake.wall()) + 5)}
     server = Server(ok(TASK_EXAMPLE, headers=headers), ok(TASK_EXAMPLE))
     async with client_for(server, fake) as client:
-        await client.get_task(TSK)
+        await client.get_task(TASK)
         assert client.budget_wait_seconds() == 5.0
-        await client.get_task(TSK)
+        await client.get_task(TASK)
         assert fake.sleeps == [5.0]
     far = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(fake.wall()) + 500)}
     async with client_for(Server(ok(TASK_EXAMPLE, headers=far)), fake) as client:
-        await client.get_task(TSK)
+        await client.get_task(TASK)
         assert client.budget_wait_seconds() == 30.0
 
 

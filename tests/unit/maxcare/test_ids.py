@@ -14,13 +14,10 @@ from bot.maxcare.ids import (
     normalize_note_id,
     normalize_provider_id,
 )
+from tests.support.ids import NOTE, NOTE_UUID, PRV_A, PRV_B, TASK
 
-HEX = "3cc7aaaabbbbccccddddeeeeffff0000"
-NOTE = "nte_" + HEX
-UUID = "3cc7aaaa-bbbb-cccc-dddd-eeeeffff0000"
-PRV_A = "prv_" + "a" * 32
-PRV = "prv_d4e5f6a7b8c94d0e1f2a3b4c5d6e7f8a"
-TSK = "tsk_a1b2c3d456784abc9def0123456789ab"
+HEX = NOTE.removeprefix("nte_")
+UUID = NOTE_UUID.lower()
 
 
 def test_normalize_id_any_prefix_spelling() -> None:
@@ -29,7 +26,7 @@ def test_normalize_id_any_prefix_spelling() -> None:
     assert normalize_id(f"  {uuid} ", "nte_") == note
     assert normalize_id(note.upper(), "nte") == note
     assert normalize_id(note, "NTE") == note
-    assert normalize_id(PRV, "nte_") is None
+    assert normalize_id(PRV_B, "nte_") is None
     assert normalize_id("nte_123", "nte_") is None
     assert normalize_id(uuid, "tsk") == "tsk_3cc73cb69c59403ca9108af6c5693b25"
 
@@ -40,8 +37,8 @@ def test_normalize_id_of_a_non_string_is_none(value: object) -> None:
 
 
 def test_regexes() -> None:
-    assert NOTE_ID_RE.fullmatch(NOTE) and PROVIDER_ID_RE.fullmatch(PRV)
-    assert TASK_ID_RE.fullmatch(TSK)
+    assert NOTE_ID_RE.fullmatch(NOTE) and PROVIDER_ID_RE.fullmatch(PRV_B)
+    assert TASK_ID_RE.fullmatch(TASK)
     assert UUID_RE.fullmatch(UUID)
     assert NOTE_ID_RE.search(f"see {NOTE}, please")
     assert not NOTE_ID_RE.search(NOTE + "ab")
@@ -74,7 +71,7 @@ def test_normalize_note_id(value: str, expected: str | None) -> None:
         (PRV_A, PRV_A),
         (PRV_A.upper(), PRV_A),
         (f" {PRV_A} ", PRV_A),
-        (UUID, "prv_3cc7aaaabbbbccccddddeeeeffff0000"),
+        (UUID, f"prv_{HEX}"),
         ("prv_" + "a" * 31, None),
         ("prv_" + "g" * 32, None),
         ("nte_" + "a" * 32, None),

@@ -29,6 +29,7 @@ from bot.tasks import views as tasks
 from bot.tasks.form import ASSIGNEES_MAX, Destination
 from bot.tasks.notifier import undelivered_text
 from bot.tasks.prefill import Prefill
+from tests.support.ids import NOTE, PRV_A, TASK
 
 MESSAGE_BLOCKS_MAX = 50
 TEXT_MAX = 3000  # any text object
@@ -41,9 +42,6 @@ INPUT_MAX_LENGTH = 3000
 WORST_NOTES = "&<>" * (NOTES_MAX // 3)
 LONG_NAME = "Dr. " + "&" * 296
 USER = "W" + "0" * 10  # enterprise grid user IDs are the longest
-TASK = "tsk_" + "f" * 32
-NOTE = "nte_" + "e" * 32
-PRV = "prv_" + "d" * 32
 ODD_STATUS = "<weird_status>" * 40  # unknown values are shown as MaxCare sent them
 REASON = "MaxCare answered the task with an error (HTTP 400): " + "<&>" * 100 + " (trace x)"
 WHEN = datetime(2026, 3, 20, 18, 35, tzinfo=UTC)
@@ -158,13 +156,13 @@ VIEWS: dict[str, Callable[[], dict[str, Any]]] = {
     "created, odd status": lambda: tasks.created_modal(TASK, ODD_STATUS),
     "link form, empty": lambda: links.link_modal(),
     "link form, chosen": lambda: links.link_modal(
-        user_id=USER, provider=links.option(PRV, f"{LONG_NAME} · {PRV}"), error=REASON
+        user_id=USER, provider=links.option(PRV_A, f"{LONG_NAME} · {PRV_A}"), error=REASON
     ),
     "link result": lambda: links.link_result_modal(
         f":white_check_mark: <@{USER}> is now linked to {bk.escaped_within(LONG_NAME, 150)}"
     ),
     "home, linked, admin": lambda: home.home_view(
-        link=Link(USER, PRV, LONG_NAME),
+        link=Link(USER, PRV_A, LONG_NAME),
         admin_ids=MANY_ADMINS,
         recent=[recent_row(i) for i in range(home.HOME_RECENT + 5)],
         admin=home.AdminSummary(links=100_000, stale=None),
@@ -174,7 +172,7 @@ VIEWS: dict[str, Callable[[], dict[str, Any]]] = {
         link=None, admin_ids=MANY_ADMINS, recent=[], admin=home.AdminSummary(3, 2)
     ),
     "home, linked without a name": lambda: home.home_view(
-        link=Link(USER, PRV), admin_ids=[], recent=[recent_row(0)]
+        link=Link(USER, PRV_A), admin_ids=[], recent=[recent_row(0)]
     ),
 }
 
@@ -288,7 +286,7 @@ def test_mine_page_empty() -> None:
 
 
 def test_options() -> None:
-    check_option(links.option(PRV, f"{LONG_NAME} · {'u' * 100}"))
+    check_option(links.option(PRV_A, f"{LONG_NAME} · {'u' * 100}"))
     check_option(links.hint_option(f"No provider matches “{'q' * 100}”; try the last name"))
 
 

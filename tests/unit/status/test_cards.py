@@ -11,12 +11,7 @@ import pytest
 from bot.db.store import Store, Submission
 from bot.maxcare import Task
 from bot.status.cards import TaskCards
-
-PRV_A = "prv_" + "a" * 32
-PRV_B = "prv_" + "b" * 32
-PRV_C = "prv_" + "c" * 32
-NOTE = "nte_" + "1" * 32
-TASK = "tsk_" + "2" * 32
+from tests.support.ids import NOTE, PRV_A, PRV_B, PRV_C, TASK
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from bot import ids
 from bot.maxcare import Task
 from bot.status import views as blocks
 from bot.status.views import CardData, mine_page, parse_task_id, people_text, task_card
+from tests.support.ids import NOTE
 
-NOTE = "nte_" + "3c" * 16
 SECTION_TEXT_MAX = 3000  # Slack's limit for a section's text
 FIELD_TEXT_MAX = 2000  # ... and for each of its fields
 

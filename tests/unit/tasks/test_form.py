@@ -10,9 +10,7 @@ import pytest
 from bot import ids
 from bot.slack.text import NOTES_MAX
 from bot.tasks.form import ASSIGNEES_MAX, Destination, FormInput
-
-NOTE = "nte_" + "3c" * 16
-
+from tests.support.ids import NOTE, NOTE_UUID
 
 # -- private_metadata ----------------------------------------------------------------------
 
@@ -161,5 +159,4 @@ def test_form_input_local_errors(kwargs: dict[str, Any], block: str) -> None:
 
 
 def test_form_input_uuid_note_is_normalised() -> None:
-    uuid = "3c3c3c3c-3c3c-3c3c-3c3c-3c3c3c3c3c3c"
-    assert FormInput.from_view(state(note=uuid)).local_errors() == ({}, NOTE)
+    assert FormInput.from_view(state(note=NOTE_UUID)).local_errors() == ({}, NOTE)

@@ -12,10 +12,9 @@ from bot.tasks.prefill import (
     parse_command_text,
     prefill_from_message,
 )
+from tests.support.ids import NOTE, NOTE_UUID
 
-HEX = "3cc7aaaabbbbccccddddeeeeffff0000"
-NOTE = "nte_" + HEX
-UUID = "3cc7aaaa-bbbb-cccc-dddd-eeeeffff0000"
+UUID = NOTE_UUID.lower()
 
 
 # -- parse_command_text ----------------------------------------------------------------------

@@ -9,8 +9,7 @@ from bot.slack.text import NOTES_MAX
 from bot.tasks import views as blocks
 from bot.tasks.prefill import Prefill
 from bot.tasks.views import admins_phrase, failure_message, help_text, task_modal
-
-NOTE = "nte_" + "3c" * 16
+from tests.support.ids import NOTE
 
 
 def by_block(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
