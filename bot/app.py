@@ -53,6 +53,7 @@ class Tuning:
     now: Callable[[], datetime] = utcnow  # the database's wall clock
     maxcare_clock: Callable[[], float] = time.monotonic  # MaxCare's rate budget
     cache_clock: Callable[[], float] = time.monotonic  # admin checks and provider searches
+    pressure_clock: Callable[[], float] = time.monotonic  # the request-pressure gauge
 
 
 PRODUCTION = Tuning()
@@ -121,7 +122,7 @@ async def build_bot(
     slack, installed = await connect(settings)
     store = Store(settings.database_path, clock=tuning.now) if store is None else store
     checkpointer = None if str(store.path) == ":memory:" else Checkpointer(store)
-    pressure = RequestPressure()
+    pressure = RequestPressure(clock=tuning.pressure_clock)
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,

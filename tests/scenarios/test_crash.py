@@ -57,7 +57,7 @@ def test_killed_during_the_post_then_restarted(
 
     app.start()  # resumes the row left in 'creating': looks first, finds it, adopts it
     _wait(lambda: len(_cards(slack)) == 1, "the card after the restart")
-    time.sleep(0.5)  # room for a wrong second POST or card to show up
+    time.sleep(0.5)  # room for a wrong second POST or card to show up (nothing to wait for)
     tasks = maxcare.all_tasks()
     assert len(tasks) == 1 and len(maxcare.requests("POST", "/tasks")) == 1
     assert tasks[0]["id"] in _cards(slack)[0]
@@ -74,7 +74,7 @@ def test_killed_before_the_post_was_answered_without_effect(
     app.kill9()
     app.start()  # looks, finds nothing, posts again
     _wait(lambda: len(_cards(slack)) == 1, "the card after the restart")
-    time.sleep(0.5)
+    time.sleep(0.5)  # room for a wrong second POST: a non-event, so nothing to wait for
     assert len(maxcare.all_tasks()) == 1
 
 
@@ -90,7 +90,7 @@ def test_killed_after_creation_before_the_card(
     slack.clear()
     app.start()  # resumes the row in 'created': fetches the task, posts the card once
     _wait(lambda: len(_cards(slack)) == 1, "the card after the restart", app.log)
-    time.sleep(0.5)
+    time.sleep(0.5)  # room for a wrong second card: a non-event, so nothing to wait for
     assert len(_cards(slack)) == 1
     assert len(maxcare.all_tasks()) == 1 and len(maxcare.requests("POST", "/tasks")) == 1
     assert view_id  # the row was keyed by this view all along

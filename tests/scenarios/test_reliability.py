@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -15,12 +14,16 @@ import pytest
 
 from bot.db.store import Store, utcnow
 from bot.maxcare import MaxCareClient
+from bot.runtime.pressure import BUSY_WINDOW, MAX_WAIT
 from bot.settings import Settings
 from bot.tasks.outbox import WAITING_TEXT
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare
-from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
+from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness, ManualClock
+from tests.support.status import wait_until
 from tests.support.submissions import CHANNEL, new_view_id, submission
+
+WAIT = 10.0  # generous: every wait here is for an event, on a machine that may be busy
 
 
 def _link(h: Harness) -> None:
@@ -105,7 +108,8 @@ async def test_maxcare_down_then_back_shows_queued_and_creates_once(harness: Har
     await harness.slack.async_wait_for("views.update")
     waiting = harness.slack.calls("views.update")[0].params["view"]
     assert "Queued" in str(waiting) and WAITING_TEXT.split(":")[2].strip()[:20] in str(waiting)
-    await asyncio.sleep(0.5)
+    tried = len(harness.maxcare.requests())
+    await wait_until(lambda: len(harness.maxcare.requests()) >= tried + 2)  # still trying
     assert harness.maxcare.all_tasks() == []
     harness.maxcare.set_down(False)
     await harness.settle()
@@ -160,7 +164,15 @@ async def test_closed_modal_is_ignored_quietly(harness: Harness) -> None:
 
 async def test_burst_of_three_times_the_budget_provokes_no_429() -> None:
     budget, window = 10, 1.0
-    with FakeMaxCare(rate_limit=budget, rate_window=window) as fake:
+    clock = ManualClock()  # the fake's window and the client's budget: one clock
+
+    async def sleep(seconds: float) -> None:
+        """Time passes only while the client waits (for its budget, or before a retry)."""
+        until = clock() + seconds
+        await asyncio.sleep(0)
+        clock.now = max(clock.now, until)
+
+    with FakeMaxCare(rate_limit=budget, rate_window=window, clock=clock) as fake:
         doctor = fake.add_provider()
         async with MaxCareClient(
             base_url=fake.url,
@@ -168,8 +180,10 @@ async def test_burst_of_three_times_the_budget_provokes_no_429() -> None:
             organization_id=fake.organization_id,
             rate_limit_per_minute=budget,
             rate_window_seconds=window,
+            clock=clock,
+            sleep=sleep,
         ) as client:
-            start = time.monotonic()
+            start = clock()
             made = await asyncio.gather(
                 *(
                     client.create_task(
@@ -181,10 +195,9 @@ async def test_burst_of_three_times_the_budget_provokes_no_429() -> None:
                     for i in range(3 * budget)
                 )
             )
-            elapsed = time.monotonic() - start
         assert fake.rate_limited_count == 0
         assert len({t.id for t in made}) == len(fake.all_tasks()) == 3 * budget
-        assert elapsed >= 2 * window * 0.9  # three windows' worth drained at the budget
+        assert clock() - start >= 2 * window  # three windows' worth drained at the budget
 
 
 @pytest.mark.parametrize("base", ["{url}", "{url}/"])
@@ -290,38 +303,35 @@ async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
 
 
 # -- acks before background work --------------------------------------------------------------
+# The gauge runs on a clock the test moves: requests arriving while it stands still are all
+# "within the window", however slowly a loaded machine serves them.
 
 
-async def _stream_of_requests(h: Harness, seconds: float) -> int:
-    """`/task help` every few milliseconds (each answered at once) for `seconds`."""
-    sent = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+async def _on_gauge_clock(make_harness: MakeHarness) -> tuple[Harness, ManualClock]:
+    clock = ManualClock()
+    h = await make_harness(tuning=replace(FAST, pressure_clock=clock))
+    _link(h)
+    return h, clock
+
+
+async def _help(h: Harness, times: int) -> None:
+    """`/task help` `times` times, each answered before the next: never two in hand."""
+    for _ in range(times):
         resp = await h.post(payloads.slash_command("help"))
         assert resp.status_code == 200
-        sent += 1
-        await asyncio.sleep(0.003)
-    return sent
 
 
-async def _submit_during_stream(h: Harness, seconds: float) -> tuple[asyncio.Task[int], str, float]:
-    """Link, start a stream of requests, submit once it runs: (stream, view ID, time of submit)."""
-    _link(h)
-    stream = asyncio.create_task(_stream_of_requests(h, seconds))
-    await asyncio.sleep(0.05)
-    submitted = time.monotonic()
+async def test_a_submission_waits_while_requests_keep_arriving_then_goes(
+    make_harness: MakeHarness,
+) -> None:
+    h, clock = await _on_gauge_clock(make_harness)
+    await _help(h, 3)
     view_id, _ = await _submit(h)
-    return stream, view_id, submitted
-
-
-async def test_a_submission_waits_while_requests_keep_arriving_then_goes(harness: Harness) -> None:
-    h = harness
-    stream, view_id, _ = await _submit_during_stream(h, 0.6)
-    await asyncio.sleep(0.3)
-    assert h.maxcare.requests("POST", "/tasks") == []  # held: Slack's requests come first
-    assert h.bot.outbox.busy == 1
-    assert await stream > 20
-    await asyncio.wait_for(h.settle(), 5)
+    await _help(h, 20)
+    assert list(h.bot.outbox._held) == [view_id]  # held: Slack's requests come first
+    assert h.maxcare.requests("POST", "/tasks") == []
+    clock.advance(2 * BUSY_WINDOW)  # the requests stop; the work's deadline is still far off
+    await asyncio.wait_for(h.settle(), WAIT)
     _assert_exactly_once(h, view_id)
 
 
@@ -330,43 +340,41 @@ async def test_a_submission_on_a_quiet_app_starts_at_its_ack(harness: Harness) -
     _link(h)
     view_id, _ = await _submit(h)
     assert view_id in h.bot.outbox._running and not h.bot.outbox._held  # not held, not queued
-    await asyncio.wait_for(h.settle(), 5)
+    await asyncio.wait_for(h.settle(), WAIT)
     _assert_exactly_once(h, view_id)
 
 
-async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness) -> None:
-    h = harness
-    _link(h)
-    # Two Slack requests in hand the whole time: busy without a gap. (A stream of real requests
-    # made this timing-dependent: any 50 ms hiccup on a loaded machine let the work go early.)
+async def test_held_work_waits_at_most_two_seconds_from_its_ack(make_harness: MakeHarness) -> None:
+    h, clock = await _on_gauge_clock(make_harness)
     pressure = h.bot.pressure
-    pressure.enter()
+    pressure.enter()  # two Slack requests in hand the whole time: busy without a gap
     pressure.enter()
     try:
-        acked = time.monotonic()
         view_id, _ = await _submit(h)
-        while not h.maxcare.requests("POST", "/tasks") and time.monotonic() - acked < 3.0:
-            await asyncio.sleep(0.02)
-        posted = time.monotonic() - acked
+        assert h.bot.outbox._held == {view_id: clock() + MAX_WAIT}  # held until 2 s after it
+        clock.advance(MAX_WAIT)
+        await wait_until(lambda: bool(h.maxcare.requests("POST", "/tasks")), WAIT)
         assert pressure.busy  # still busy: the deadline released it
-        assert 1.8 <= posted < 3.0
     finally:
         pressure.leave()
         pressure.leave()
-    await asyncio.wait_for(h.settle(), 5)
+    clock.advance(MAX_WAIT)
+    await asyncio.wait_for(h.settle(), WAIT)
     _assert_exactly_once(h, view_id)
 
 
-async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
-    h = harness
-    _link(h)
+async def test_stopping_starts_held_work_at_once(make_harness: MakeHarness) -> None:
+    h, clock = await _on_gauge_clock(make_harness)
     pressure = h.bot.pressure
-    pressure.enter()  # two Slack requests in hand: busy, whatever the machine's hiccups
+    pressure.enter()  # two Slack requests in hand: busy, and the gauge's clock stands still
     pressure.enter()
     try:
         view_id, _ = await _submit(h)
-        await asyncio.sleep(0.2)
-        assert h.maxcare.requests("POST", "/tasks") == []  # held
+        assert list(h.bot.outbox._held) == [view_id]
+        assert h.maxcare.requests("POST", "/tasks") == []
+        # Its wait is up too (so the worker's own give_way does not hold it again), but the
+        # releasing task would only see that at its next wake-up: stop() must start it itself.
+        clock.advance(MAX_WAIT)
         await h.bot.outbox.stop(grace=5)  # SIGTERM: no more acks to give way to
         assert len(h.maxcare.requests("POST", "/tasks")) == 1
     finally:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from tests.support.harness import DOCTOR, NURSE, Harness, MakeHarness, ManualClo
 from tests.support.status import (
     FAST_FOLLOW,
     STRANGER,
+    WallClock,
     click_card_refresh,
     click_ephemeral,
     create_task,
@@ -125,9 +125,7 @@ async def test_follower_updates_the_card_when_the_sync_completes(h: Harness) -> 
     assert "updates by itself" not in texts(update.params)
     row = h.bot.store.get_task(card.task_id)
     assert row is not None and row["sync_status"] == "synced" and row["follow_until"] is None
-    checks = len(h.maxcare.requests("GET"))
-    await asyncio.sleep(0.3)
-    assert len(h.maxcare.requests("GET")) == checks  # following ended
+    assert h.bot.store.next_follow_at() is None  # following ended: no check is scheduled
 
 
 async def test_a_failed_sync_is_shown_prominently_with_what_to_do(h: Harness) -> None:
@@ -144,18 +142,37 @@ async def test_a_failed_sync_is_shown_prominently_with_what_to_do(h: Harness) ->
 
 
 async def test_following_is_bounded_in_time(make_harness: MakeHarness) -> None:
-    h = await following_harness(make_harness, follow_seconds=0.4)
+    wall = WallClock()  # the follower's schedule, on a clock this test moves check by check
+    h = await following_harness(make_harness, follow_seconds=0.4, now=wall)
     h.maxcare.default_sync_status = "pending"
+    followed_at = wall()
     card = await create_task(h)
+
+    def row() -> dict[str, Any]:
+        found = h.bot.store.get_task(card.task_id)
+        assert found is not None
+        return found
+
+    deadline = datetime.fromisoformat(row()["follow_until"])
+    assert deadline == followed_at + timedelta(seconds=0.4)
+    checked: list[datetime] = []  # when each check was due (and made: the clock waits)
+    while row()["follow_until"] is not None:
+        assert len(checked) < 12, checked  # backoff: 0.05 s doubling to 0.1 s over 0.4 s
+        due = datetime.fromisoformat(row()["next_check_at"])
+        wall.move_to(due)
+        checked.append(due)
+        await wait_until(lambda: row()["follow_checks"] == len(checked))  # the follower checked
 
     update = await wait_for_update(h, "stopped checking")
     assert "Refresh" in texts(update.params)
-    row = h.bot.store.get_task(card.task_id)
-    assert row is not None and row["follow_until"] is None
-    checks = len(h.maxcare.requests("GET"))
-    assert 2 <= checks <= 12  # backoff: 0.05 s doubling to 0.1 s over 0.4 s
-    await asyncio.sleep(0.3)
-    assert len(h.maxcare.requests("GET")) == checks
+    assert len(h.maxcare.requests("GET", f"/tasks/{card.task_id}")) == len(checked)
+    assert checked[-1] == deadline  # the last check falls on the deadline, none after it
+    times = [followed_at, *checked]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert 0.8 * 0.05 <= gaps[0] <= 1.2 * 0.05  # the first after follow_first_delay (±20 %)...
+    assert all(0.8 * 0.1 <= gap <= 1.2 * 0.1 for gap in gaps[1:-1])  # ...then follow_max_delay
+    assert 0 < gaps[-1] <= 1.2 * 0.1  # the last one cut short by the deadline
+    assert h.bot.store.next_follow_at() is None
 
 
 async def test_follower_waits_while_the_budget_is_spent(
@@ -184,24 +201,42 @@ async def test_follower_waits_while_the_budget_is_spent(
     assert h.maxcare.requests("GET") == []  # the follower skipped its rounds
 
     budget.advance(1.0)  # the window has passed: the budget is back
-    await wait_for_update(h, "Synced to EHR", timeout=5)
+    await wait_for_update(h, "Synced to EHR")
 
 
-async def test_follower_checks_give_way_to_slack_requests_but_are_not_starved(
+async def _due_while_busy(make_harness: MakeHarness, max_wait: float) -> tuple[Harness, str]:
+    """A task whose first sync check comes due while two Slack requests are in hand."""
+    wall = WallClock()  # the check comes due when this test says, not while it sets up
+    h = await following_harness(make_harness, follow_max_wait=max_wait, now=wall)
+    h.maxcare.default_sync_status = "pending"
+    card = await create_task(h)
+    h.bot.pressure.enter()
+    h.bot.pressure.enter()  # two requests in hand: the app is busy answering Slack
+    wall.advance(1.0)  # the first check is due now
+    return h, card.task_id
+
+
+async def test_follower_checks_give_way_to_slack_requests(make_harness: MakeHarness) -> None:
+    h, task_id = await _due_while_busy(make_harness, max_wait=3600)
+    pressure = h.bot.pressure
+    try:
+        claimed = lambda: (h.bot.store.get_task(task_id) or {}).get("claimed_by")  # noqa: E731
+        await wait_until(lambda: bool(claimed()))  # the round took the due check in hand...
+        assert h.maxcare.requests("GET") == []  # ...and waits behind the acks
+    finally:
+        pressure.leave()
+        pressure.leave()
+    await wait_until(lambda: bool(h.maxcare.requests("GET")))  # the acks are done: it checks
+
+
+async def test_follower_checks_are_not_starved_by_slack_requests(
     make_harness: MakeHarness,
 ) -> None:
-    h = await following_harness(make_harness, follow_max_wait=0.8)
-    h.maxcare.default_sync_status = "pending"
+    h, task_id = await _due_while_busy(make_harness, max_wait=0.05)
     pressure = h.bot.pressure
-    await create_task(h)
-    pressure.enter()
-    pressure.enter()  # two requests in hand: the app is busy answering Slack
     try:
-        started = time.monotonic()
-        await wait_until(lambda: time.monotonic() - started > 0.4)
-        assert h.maxcare.requests("GET") == []  # due checks wait behind the acks...
-        await wait_until(lambda: bool(h.maxcare.requests("GET")), timeout=3)
-        assert time.monotonic() - started < 2.5  # ...but only up to follow_max_wait a round
+        await wait_until(lambda: bool(h.maxcare.requests("GET", f"/tasks/{task_id}")))
+        assert pressure.busy  # checked while still busy: it waited at most follow_max_wait
     finally:
         pressure.leave()
         pressure.leave()
@@ -242,12 +277,13 @@ def _status(h: Harness, text: str, user_id: str = NURSE) -> tuple[str, dict[str,
 
 async def test_status_shows_the_live_card_privately(h: Harness) -> None:
     task = h.maxcare.add_task(assignee_ids=[h.doctor_provider["id"]], status="in_progress")
-    h.maxcare.delay_next("GET", f"/tasks/{task['id']}", 1.0)
+    hold = h.maxcare.hold_next("GET", f"/tasks/{task['id']}")
 
-    started = time.monotonic()
     resp = await h.post(_status(h, task["id"], user_id=STRANGER))
-    assert time.monotonic() - started < 0.8  # acked before MaxCare answered
+    assert not hold.released  # acked while MaxCare had not answered (and could not)
     assert resp.status_code == 200 and not resp.content
+    assert h.slack.calls("response_url:status") == []
+    hold.release()
 
     (answer,) = await h.slack.async_wait_for("response_url:status")
     assert answer.params["response_type"] == "ephemeral"

@@ -48,13 +48,14 @@ def test_a_new_process_started_mid_post_never_posts_again(
     apps: tuple[App, App], slack: FakeSlack, maxcare: FakeMaxCare
 ) -> None:
     old, new = apps
-    # MaxCare creates the task at once but answers only after a while: the POST is in flight.
-    maxcare.delay_next("POST", "/tasks", 6, after_apply=True)
+    # MaxCare creates the task at once but answers only when released: the POST is in flight.
+    hold = maxcare.hold_next("POST", "/tasks", after_apply=True)
     old.start()
     old.submit("Rolling deploy")
     _wait(lambda: len(maxcare.all_tasks()) == 1, "the POST to reach MaxCare", old)
 
     new.start()  # its start-up sweep must leave the row: the old process holds its claim
+    hold.release()
     assert old.terminate() == 0  # drains: the answer arrives, the card is posted
     _wait(lambda: len(_cards(slack)) == 1, "the card", new)
     time.sleep(2.0)  # several sweeps of the new process: room for a wrong second POST or card
@@ -78,6 +79,6 @@ def test_a_process_killed_mid_post_is_taken_over_by_the_other(
     old.kill9()
     # The claim's lease runs out; the other process looks first, finds the task, adopts it.
     _wait(lambda: len(_cards(slack)) == 1, "the card from the other process", new)
-    time.sleep(1.0)
+    time.sleep(1.0)  # a sweep of the new process: room for a wrong second POST (a non-event)
     assert len(maxcare.requests("POST", "/tasks")) == 1
     assert len(maxcare.all_tasks()) == 1 and len(_cards(slack)) == 1

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import Bot, Tuning, build_bot
+from bot.runtime import answer
 from bot.runtime.server import web_app
 from bot.settings import Settings
 
@@ -44,6 +45,15 @@ class ServedBot:
         """Run a coroutine on the app's loop and wait for its result."""
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         return future.result(timeout)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until listeners still running after their answer, and the worker, are done."""
+        self.run(self._settle(), timeout)
+
+    async def _settle(self) -> None:
+        await answer.settle()
+        if self.bot is not None:
+            await self.bot.outbox.idle()
 
     def stop(self) -> None:
         """Stop serving, close the bot and the loop."""

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import ids
@@ -105,7 +106,29 @@ def texts(message: dict[str, Any]) -> str:
                       ensure_ascii=False)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+# Waits for an event give up after this long: generous, for a machine busy with other work.
+WAIT_SECONDS = 10.0
+
+
+class WallClock:
+    """The database's wall clock (Tuning.now), standing still until the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.now += timedelta(seconds=seconds)
+
+    def move_to(self, when: datetime) -> None:
+        """Move the clock forward to `when` (never back)."""
+        self.now = max(self.now, when)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_SECONDS) -> None:
     """Poll a condition without blocking the event loop."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -113,7 +136,9 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         await asyncio.sleep(0.02)
 
 
-async def wait_for_update(h: Harness, contains: str, timeout: float = 5.0) -> Call:
+async def wait_for_update(
+    h: Harness, contains: str, timeout: float = WAIT_SECONDS
+) -> Call:
     """The first chat.update whose message contains `contains`."""
     found: list[Call] = []
 

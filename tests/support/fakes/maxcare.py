@@ -1,7 +1,8 @@
 """FakeMaxCare: a fake MaxCare v4 API that records every request and injects faults.
 
 Its records (providers, notes, tasks) and the endpoints that read and write them are in
-maxcare_data.py; this module holds the server, the rate budget and the faults.
+maxcare_data.py; this module holds the server, the rate budget and the faults (longer than 300
+lines: every fault kind is injected and carried out here, side by side).
 """
 
 from __future__ import annotations

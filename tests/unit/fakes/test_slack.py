@@ -171,7 +171,7 @@ async def test_slack_async_client_and_async_wait(slack: FakeSlack) -> None:
     threading.Timer(0.05, lambda: WebClient(slack.token, slack.api_url).auth_test()).start()
     opened = await client.views_open(trigger_id=slack.new_trigger_id(), view=_modal())
     assert opened["view"]["id"].startswith("V")
-    calls = await slack.async_wait_for("auth.test", timeout=2)
+    calls = await slack.async_wait_for("auth.test")
     assert calls[0].params == {}
 
 

@@ -43,7 +43,7 @@ async def test_returns_at_the_ack_while_the_listener_carries_on() -> None:
     assert ack.calls == [{"text": "hi"}] and done == []
 
     go_on.set()
-    await prompt.settle(1.0)
+    await prompt.settle(10)
     assert done == ["after"]
 
 
@@ -63,7 +63,7 @@ async def test_a_listener_ending_without_an_ack_returns(caplog: pytest.LogCaptur
     async def listener(ack: Any) -> None:
         return None
 
-    await asyncio.wait_for(listener(ack=Ack()), 1.0)
+    await asyncio.wait_for(listener(ack=Ack()), 10)
     assert "unhandled" not in caplog.text
 
 
@@ -78,7 +78,7 @@ async def test_a_failure_after_the_ack_is_logged_by_type_only(
 
     with caplog.at_level(logging.ERROR, logger="bot.listeners"):
         await listener(ack=Ack())
-        await prompt.settle(1.0)
+        await prompt.settle(10)
     assert "unhandled RuntimeError in a listener after its ack" in caplog.text
     assert "Smith" not in caplog.text
 
@@ -100,7 +100,7 @@ async def test_a_request_given_up_before_the_ack_leaves_a_later_failure_logged(
         await waiting
     go_on.set()
     with caplog.at_level(logging.ERROR, logger="bot.listeners"):
-        await prompt.settle(1.0)
+        await prompt.settle(10)
     assert "unhandled RuntimeError in a listener after its ack" in caplog.text
 
 
@@ -119,7 +119,7 @@ async def test_the_request_wakes_one_loop_turn_after_the_ack() -> None:
         turns.append("answered")
 
     await request()
-    await prompt.settle(1.0)
+    await prompt.settle(10)
     # Acked in the listener's first turn; the request runs in the next one, not three later.
     assert turns.index("answered") == 1, turns
 
@@ -133,10 +133,10 @@ async def test_an_event_listener_without_ack_returns_at_once() -> None:
         await go_on.wait()
         seen.append(event["user"])
 
-    await asyncio.wait_for(listener(event={"user": "U1"}), 1.0)
+    await asyncio.wait_for(listener(event={"user": "U1"}), 10)
     assert seen == []
     go_on.set()
-    await prompt.settle(1.0)
+    await prompt.settle(10)
     assert seen == ["U1"]
 
 
@@ -170,7 +170,7 @@ async def test_bolt_calls_a_decorated_method_by_its_parameter_names(slack: FakeS
     body, headers = payloads.slash_command("mine")
 
     response = await app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
-    await prompt.settle(1.0)
+    await prompt.settle(10)
 
     assert response.status == 200 and json.loads(response.body)["text"] == "hi"
     assert listeners.seen == ["mine"]
