@@ -329,6 +329,7 @@ async def test_a_submission_waits_while_requests_keep_arriving_then_goes(
     view_id, _ = await _submit(h)
     await _help(h, 20)
     assert list(h.bot.outbox._held) == [view_id]  # held: Slack's requests come first
+    assert h.bot.outbox.busy == 1
     assert h.maxcare.requests("POST", "/tasks") == []
     clock.advance(2 * BUSY_WINDOW)  # the requests stop; the work's deadline is still far off
     await asyncio.wait_for(h.settle(), WAIT)

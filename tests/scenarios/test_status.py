@@ -219,9 +219,12 @@ async def _due_while_busy(make_harness: MakeHarness, max_wait: float) -> tuple[H
 async def test_follower_checks_give_way_to_slack_requests(make_harness: MakeHarness) -> None:
     h, task_id = await _due_while_busy(make_harness, max_wait=3600)
     pressure = h.bot.pressure
+
+    def claimed() -> bool:
+        return bool((h.bot.store.get_task(task_id) or {}).get("claimed_by"))
+
     try:
-        claimed = lambda: (h.bot.store.get_task(task_id) or {}).get("claimed_by")  # noqa: E731
-        await wait_until(lambda: bool(claimed()))  # the round took the due check in hand...
+        await wait_until(claimed)  # the round took the due check in hand...
         assert h.maxcare.requests("GET") == []  # ...and waits behind the acks
     finally:
         pressure.leave()
