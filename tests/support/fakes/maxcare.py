@@ -48,7 +48,7 @@ class Hold:
         """Answer the requests held, and any later ones this hold catches at once."""
         self._released.set()
 
-    async def _keep(self) -> None:
+    async def keep(self) -> None:
         """Run by the fake's handler: wait (on the fake's own loop) until released."""
         with self._lock:
             self._holding += 1
@@ -315,7 +315,7 @@ class FakeMaxCare(MaxCareData, ThreadedServer):
             if fault.kind in ("delay", "stall"):
                 await asyncio.sleep(fault.seconds)
             elif fault.hold is not None:
-                await fault.hold._keep()
+                await fault.hold.keep()
             if fault.kind in ("delay", "hold"):
                 if response is None:
                     response = self._route(request.method, path, request.query, body)
