@@ -20,7 +20,7 @@ from bot.home import listeners as home_listeners
 from bot.home.service import HomeService
 from bot.links import listeners as link_listeners
 from bot.links.service import AdminCheck, AdminService
-from bot.maxcare import MaxCareClient
+from bot.maxcare import MaxCareClient, Task
 from bot.runtime import answer
 from bot.runtime.pressure import RequestPressure
 from bot.runtime.subcommands import Subcommands
@@ -32,10 +32,13 @@ from bot.status import listeners as status_listeners
 from bot.status.cards import TaskCards
 from bot.status.follower import FOLLOW_MAX_WAIT, SyncFollower
 from bot.status.service import StatusService
+from bot.status.watch import TaskWatch
 from bot.tasks import listeners as task_listeners
 from bot.tasks.notifier import Notifier
 from bot.tasks.outbox import Outbox
 from bot.tasks.service import TaskService
+from bot.workflow import listeners as workflow_listeners
+from bot.workflow.service import WorkflowService
 
 log = logging.getLogger("bot.app")
 
@@ -49,6 +52,7 @@ class Tuning:
     follow_first_delay: float = 10.0  # the first sync check, after the card is posted
     follow_max_delay: float = 300.0  # sync checks back off up to this
     follow_max_wait: float = FOLLOW_MAX_WAIT  # a round of checks gives way to acks this long
+    watch_share: float = 0.1  # the share of MaxCare's budget the task watch may use
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # retry backoff
     now: Callable[[], datetime] = utcnow  # the database's wall clock
     maxcare_clock: Callable[[], float] = time.monotonic  # MaxCare's rate budget
@@ -72,6 +76,7 @@ class Bot:
     service: TaskService
     admin: AdminService
     follower: SyncFollower
+    watch: TaskWatch
     people: People
     team_id: str
     enterprise_id: str | None
@@ -87,6 +92,7 @@ class Bot:
             self._checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
         self.outbox.start()  # takes up unfinished rows, then sweeps and clears old drafts
         self.follower.start()  # resumes following task syncs from the database
+        self.watch.start()  # resumes watching the open tasks the app created
         self._background.append(asyncio.create_task(self.people.run(), name="people"))
 
     def health(self) -> dict[str, bool | int]:
@@ -98,6 +104,7 @@ class Bot:
         for task in self._background:
             task.cancel()
         await self.follower.stop()
+        await self.watch.stop()
         started = time.monotonic()
         await answer.settle(grace)  # replies and modals of requests already answered
         await self.outbox.stop(max(0.0, grace - (time.monotonic() - started)))
@@ -147,17 +154,34 @@ async def build_bot(
         pressure=pressure,
         owner=owner,
     )
+
+    def card_posted(task: Task) -> None:
+        follower.card_posted(task)  # its EHR sync, while pending
+        watch.watch(task)  # its status, until done (or 14 days)
+
     outbox = Outbox(
         store=store,
         maxcare=maxcare,
-        notifier=Notifier(slack=slack, store=store, cards=cards),
+        notifier=Notifier(slack=slack, store=store, cards=cards, sleep=tuning.sleep),
         retry_seconds=tuning.retry_seconds or settings.maxcare_retry_window_seconds,
         reconcile_seconds=settings.maxcare_reconcile_hours * 3600,
         lease_seconds=settings.outbox_lease_seconds,
         owner=owner,
         sleep=tuning.sleep,
         pressure=pressure,
-        card_posted=follower.card_posted,
+        card_posted=card_posted,
+    )
+    watch = TaskWatch(
+        store=store,
+        maxcare=maxcare,
+        slack=slack,
+        cards=cards,
+        every=settings.task_watch_seconds,
+        share=tuning.watch_share,
+        creating=lambda: outbox.busy > 0,  # task creation first
+        pressure=pressure,
+        owner=owner,
+        max_wait=tuning.follow_max_wait,
     )
     people = People(slack)
     tasks = TaskService(
@@ -174,6 +198,15 @@ async def build_bot(
     admin = AdminService(
         store=store, slack=slack, maxcare=maxcare, admins=admins, clock=tuning.cache_clock
     )
+    workflow = WorkflowService(
+        store=store,
+        slack=slack,
+        enqueue=outbox.enqueue,
+        bot_user_id=installed.bot_user_id,
+        user_names=tasks.user_names,
+        busy=lambda: pressure.busy,
+    )
+    outbox.steps = workflow  # the worker tells Slack each step's outcome through it
     status = StatusService(store=store, maxcare=maxcare, slack=slack, cards=cards)
     home = HomeService(
         store=store, slack=slack, admin_ids=settings.admin_ids, is_admin=admins.is_admin
@@ -191,6 +224,7 @@ async def build_bot(
     status_listeners.register(app, status, subcommands, settings.admin_ids)
     home_listeners.register(app, home, tasks)
     link_listeners.register(app, admin, subcommands)
+    workflow_listeners.register(app, workflow)
     app.error(log_listener_error)
     return Bot(
         settings=settings,
@@ -203,6 +237,7 @@ async def build_bot(
         service=tasks,
         admin=admin,
         follower=follower,
+        watch=watch,
         people=people,
         team_id=installed.team_id,
         enterprise_id=installed.enterprise_id,

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     maxcare_timeout_seconds: float = Field(default=10.0, gt=0)
     maxcare_retry_window_seconds: float = Field(default=600.0, gt=0)
     maxcare_reconcile_hours: float = Field(default=24.0, gt=0)
+    task_watch_seconds: float = Field(default=600.0, gt=0)
     # For benchmarks rather than production: the budget's window, and where HTTP mode listens.
     maxcare_rate_window_seconds: float = Field(default=60.0, gt=0)
     # Undocumented, for tests: how long a process's claim on a row lasts unless renewed.

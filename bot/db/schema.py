@@ -123,4 +123,24 @@ def _v5(db: sqlite_utils.Database) -> None:
     tasks.add_column("lease_until", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Workflow steps, assignees told and the task watch: when a Workflow Builder step's
+    completion reached Slack; each created task's watch (when next checked, the status its
+    creator last heard of, and which process checks it until when); and each person's choice to
+    hear of the tasks assigned to them (1 unless they turned it off)."""
+    db.table("submissions").add_column("completed_at", str)
+    tasks = db.table("tasks")
+    tasks.add_column("watch_next_at", str)  # null: not watched
+    tasks.add_column("watch_status", str)
+    tasks.add_column("watch_claimed_by", str)
+    tasks.add_column("watch_lease_until", str)
+    tasks.create_index(["watch_next_at"])
+    db.table("preferences").create(
+        {"slack_user_id": str, "notify_assigned": int, "updated_at": str},
+        pk="slack_user_id",
+        not_null={"notify_assigned"},
+        defaults={"notify_assigned": 1},
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]

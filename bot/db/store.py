@@ -71,7 +71,7 @@ class Submission:
     view_id: str
     team_id: str
     user_id: str
-    source: str  # command | message | global
+    source: str  # command | message | global | workflow (view_id: the step's execution ID)
     note_id: str
     notes: str
     assignee_user_ids: list[str]
@@ -93,12 +93,15 @@ class Submission:
     lease_until: str | None = None  # its claim holds until then; also "not before" when parked
     ambiguous: int = 0  # 1: a POST may have created the task; look it up before any other POST
     acked_at: str | None = None  # the latest ack: the retry window counts from here
+    completed_at: str | None = None  # workflow steps: when Slack heard the step's outcome
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 # Submissions some process still has work to do for (`unknown`: a POST may have been applied
-# and MaxCare could not be asked since; reconciliation goes on in the background).
-OPEN_STATES = ("pending", "creating", "created", "unknown")
+# and MaxCare could not be asked since; reconciliation goes on in the background; `refused`: a
+# workflow step that will not make a task, whose refusal Slack has not heard yet).
+OPEN_STATES = ("pending", "creating", "created", "unknown", "refused")
+WORKFLOW = "workflow"  # Submission.source of a Workflow Builder step
 
 
 _SUBMISSION_COLUMNS = tuple(f for f in Submission.__dataclass_fields__ if f != "extra")
@@ -548,6 +551,80 @@ class Store:
             "created_by = ?", [created_by], order_by="created_at DESC", limit=limit
         )
         return list(rows)
+
+    # -- the task watch: open tasks the app created, checked for changes ---------------------
+
+    def watch_task(self, task_id: str, *, next_at: datetime, status: str | None) -> None:
+        """Start watching a task: its first check, and the status its creator knows."""
+        self.update_task(task_id, watch_next_at=next_at.isoformat(), watch_status=status)
+
+    def claim_due_watches(
+        self, owner: str, lease_seconds: float, *, created_since: datetime, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Claim watched tasks whose check is due, created since then, that no other process
+        is checking; the most overdue first."""
+        now = self._now()
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET watch_claimed_by = ?, watch_lease_until = ? WHERE task_id IN ("
+            "SELECT task_id FROM tasks WHERE watch_next_at IS NOT NULL AND watch_next_at <= ? "
+            "AND created_at >= ? AND (watch_lease_until IS NULL OR watch_lease_until <= ? "
+            "OR watch_claimed_by = ?) ORDER BY watch_next_at LIMIT ?) RETURNING *",
+            [owner, self._lease(lease_seconds), now, created_since.isoformat(), now, owner,
+             limit],
+        )
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return sorted(rows, key=lambda r: r["watch_next_at"] or "")
+
+    def end_watches(self, created_before: datetime) -> int:
+        """Stop watching tasks created before then (the watch's age limit); returns how many."""
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET watch_next_at = NULL, watch_claimed_by = NULL, "
+            "watch_lease_until = NULL WHERE watch_next_at IS NOT NULL AND created_at < ?",
+            [created_before.isoformat()],
+        )
+        return cur.rowcount
+
+    def release_watches(self, owner: str) -> int:
+        """Give up `owner`'s claims on watch checks; returns how many it held."""
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET watch_claimed_by = NULL, watch_lease_until = NULL "
+            "WHERE watch_claimed_by = ?",
+            [owner],
+        )
+        return cur.rowcount
+
+    def next_watch_at(self) -> str | None:
+        """When the earliest watched task is due, if any is watched."""
+        row = self.db.execute(
+            "SELECT min(watch_next_at) FROM tasks WHERE watch_next_at IS NOT NULL"
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- preferences ---------------------------------------------------------------------
+
+    def notify_assigned(self, slack_user_ids: Iterable[str]) -> dict[str, bool]:
+        """Whether each person wants a DM for tasks assigned to them (yes unless turned off)."""
+        ids = list(dict.fromkeys(slack_user_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self.db.conn.execute(
+            "SELECT slack_user_id, notify_assigned FROM preferences "
+            f"WHERE slack_user_id IN ({marks})",
+            ids,
+        ).fetchall()
+        chosen = {user_id: bool(on) for user_id, on in rows}
+        return {user_id: chosen.get(user_id, True) for user_id in ids}
+
+    def set_notify_assigned(self, slack_user_id: str, on: bool) -> None:
+        """Turn one person's DMs for tasks assigned to them on or off."""
+        self.db.conn.execute(
+            "INSERT INTO preferences (slack_user_id, notify_assigned, updated_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (slack_user_id) DO UPDATE SET "
+            "notify_assigned = excluded.notify_assigned, updated_at = excluded.updated_at",
+            [slack_user_id, int(on), self._now()],
+        )
 
     def users_for_providers(self, provider_ids: Iterable[str]) -> dict[str, str]:
         """Slack user IDs linked to these providers, keyed by provider ID."""

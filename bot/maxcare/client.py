@@ -28,6 +28,7 @@ from bot.errors import (
     ServerError,
 )
 from bot.maxcare.models import Provider, ProviderPage, Task, TaskPage
+from bot.maxcare.shares import Shares, current_purpose
 
 __all__ = ["MaxCareClient"]
 
@@ -82,6 +83,7 @@ class MaxCareClient:
         self._done: deque[float] = deque()  # answer times, non-decreasing
         self._in_flight = 0
         self._paused_until = float("-inf")
+        self._shares = Shares(rate_limit_per_minute, rate_window_seconds)  # background work's
         self._lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",  # relative paths then keep the /v4 part
@@ -197,6 +199,19 @@ class MaxCareClient:
         now = self._clock()
         return max(0.0, self._next_slot(now) - now)
 
+    def limit_share(self, name: str, share: float) -> int:
+        """Requests made `with purpose(name)` may use at most `share` of the budget."""
+        return self._shares.cap(name, share)
+
+    def share_used(self, name: str) -> int:
+        """Requests for `name` in the current window (answered or in flight)."""
+        return self._shares.used(name, self._clock())
+
+    def share_wait_seconds(self, name: str) -> float:
+        """How long a request for `name` started now would wait for its share or the budget."""
+        now = self._clock()
+        return max(0.0, max(self._next_slot(now), self._shares.next_slot(name, now)) - now)
+
     def _next_slot(self, now: float) -> float:
         """Earliest time a request could fit the sliding window (an estimate while in flight)."""
         while self._done and self._done[0] <= now - self._window:
@@ -211,24 +226,27 @@ class MaxCareClient:
                 slot = max(slot, now + min(self._window, 0.05))  # wait for answers in flight
         return slot
 
-    async def _acquire_slot(self) -> None:
+    async def _acquire_slot(self, purpose: str | None = None) -> None:
         # Take a slot under the lock when one is free; otherwise sleep until one may be.
         told = False
         while True:
             async with self._lock:
                 now = self._clock()
-                slot = self._next_slot(now)
+                slot = max(self._next_slot(now), self._shares.next_slot(purpose, now))
                 if slot <= now:
                     self._in_flight += 1
+                    self._shares.started(purpose)
                     return
             if not told:
                 told = True
                 logger.info("MaxCare request queued %.1f s for the rate budget", slot - now)
             await self._sleep(slot - now)
 
-    def _release_slot(self) -> None:
+    def _release_slot(self, purpose: str | None = None) -> None:
         self._in_flight -= 1
-        self._done.append(self._clock())
+        now = self._clock()
+        self._done.append(now)
+        self._shares.ended(purpose, now)
 
     def _reset_delay(self, headers: httpx.Headers) -> float | None:
         reset = _number(headers.get("X-RateLimit-Reset"))
@@ -316,25 +334,26 @@ class MaxCareClient:
         params: dict[str, str | int] | None,
         json: dict[str, Any] | None,
     ) -> T:
-        """One attempt: wait for the budget, send, translate the outcome."""
-        await self._acquire_slot()
+        """One attempt: wait for the budget (and the caller's share), send, translate."""
+        purpose = current_purpose()
+        await self._acquire_slot(purpose)
         full_path = self._http.base_url.path + path
         where = {"method": method, "path": full_path}
         started = self._clock()
         try:
             response = await self._http.request(method, path, params=params, json=json)
         except _NOT_SENT as exc:
-            self._release_slot()
+            self._release_slot(purpose)
             logger.warning("MaxCare %s %s not sent: %s", method, full_path, type(exc).__name__)
             raise MaxCareUnavailable(f"could not connect ({type(exc).__name__})", **where) from exc
         except httpx.RequestError as exc:  # timeouts, resets, protocol and decoding errors
-            self._release_slot()
+            self._release_slot(purpose)
             logger.warning("MaxCare %s %s no answer: %s", method, full_path, type(exc).__name__)
             raise MaxCareAmbiguous(f"no answer ({type(exc).__name__})", **where) from exc
         except BaseException:
-            self._release_slot()  # cancelled mid-request: the slot still counts
+            self._release_slot(purpose)  # cancelled mid-request: the slot still counts
             raise
-        self._release_slot()
+        self._release_slot(purpose)
         elapsed_ms = (self._clock() - started) * 1000
         self._observe_rate_headers(response.headers)
         error = None if response.is_success else self._api_error(response, method, full_path)

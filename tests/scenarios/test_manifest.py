@@ -132,7 +132,9 @@ async def test_every_registered_listener_asks_only_for_what_bolt_injects(
     listeners = [listener.ack_function for listener in harness.bot.app._async_listeners]
     assert all(inspect.ismethod(function) for function in listeners), listeners
     features = {type(function.__self__).__name__ for function in listeners}
-    assert features == {"TaskListeners", "StatusListeners", "HomeListeners", "LinkListeners"}
+    assert features == {
+        "TaskListeners", "StatusListeners", "HomeListeners", "LinkListeners", "WorkflowListeners",
+    }
     for function in listeners:
         spec = inspect.getfullargspec(inspect.unwrap(function))
         assert spec.args[0] == "self", function  # the one Bolt skips

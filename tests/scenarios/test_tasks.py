@@ -13,6 +13,7 @@ from bot.slack.text import TRUNCATION_MARKER
 from tests.support import payloads
 from tests.support.fakes import Call, FakeSlack
 from tests.support.harness import ADMIN, DOCTOR, NURSE, Harness
+from tests.support.messages import posts
 
 NOTE = "nte_3cc73cb69c59403ca9108af6c5693b25"
 NOTE_UUID = "3CC73CB6-9C59-403C-A910-8AF6C5693B25"
@@ -125,7 +126,12 @@ def only_task(h: Harness) -> dict[str, Any]:
 
 
 def cards(h: Harness) -> list[Call]:
-    return h.slack.calls("chat.postMessage")
+    return posts(h.slack)  # the assignees' DMs apart
+
+
+def dms_opened(h: Harness, user_id: str) -> list[Call]:
+    """conversations.open calls for a DM with one person."""
+    return [c for c in h.slack.calls("conversations.open") if c.params.get("users") == user_id]
 
 
 # -- 1-3: the slash command ---------------------------------------------------------------
@@ -511,7 +517,7 @@ async def test_card_goes_through_response_url_when_bot_is_not_in_channel(h: Harn
     assert hook.params["response_type"] == "in_channel"
     assert hook.params["text"] and task["id"] in hook.params["text"]
     assert "Not started" in json.dumps(hook.params)
-    assert h.slack.calls("conversations.open") == []
+    assert dms_opened(h, NURSE) == []  # no DM to the author (the doctor gets the task's)
     sub = h.bot.store.get_submission("VCMD000001")
     assert sub is not None and sub.confirmed_at is not None and sub.notes == ""
 
@@ -523,7 +529,7 @@ async def test_card_goes_to_a_dm_with_invite_hint_when_response_url_fails(h: Har
 
     task = only_task(h)
     assert len(h.slack.calls("response_url:cmd1")) == 1
-    (opened,) = h.slack.calls("conversations.open")
+    (opened,) = dms_opened(h, NURSE)  # the doctor's DM about the task apart
     assert opened.params["users"] == NURSE
     dm = [c for c in cards(h) if c.params["channel"] == f"D{NURSE}"]
     assert len(dm) == 1
