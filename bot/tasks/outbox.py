@@ -7,9 +7,12 @@ never followed by another until a lookup has answered (reconcile.py); when MaxCa
 past the window the author is told the outcome is unknown, and the lookup goes on in the
 background, with backoff, until `reconcile_seconds` after the submission.
 
+A workflow step's run is a submission too (keyed by its function execution ID): Slack hears how
+it ended through the `Steps` hook, once, recorded in the row, before its card is posted.
+
 Longer than 400 lines on purpose: one submission's whole life (hand-over, claim, create,
-reconcile, confirm, park) reads in order in one place; the retry deadlines and the lookup are
-already apart (retry.py, reconcile.py).
+reconcile, tell a workflow, confirm, park) reads in order in one place; the retry deadlines and
+the lookup are already apart (retry.py, reconcile.py).
 """
 
 from __future__ import annotations

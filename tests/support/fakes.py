@@ -172,6 +172,7 @@ class FakeSlack(_ThreadedServer):
         self._views: dict[str, dict[str, Any]] = {}
         self._ts_counter = 0
         self._sockets: list[web.WebSocketResponse] = []
+        self._completed: dict[str, str] = {}  # function execution ID -> the method that ended it
 
     @property
     def api_url(self) -> str:
@@ -463,6 +464,8 @@ class FakeSlack(_ThreadedServer):
             return {"ok": True, "user": copy.deepcopy(user)}
         if method == "users.list":
             return self._answer_users_list(params)
+        if method in ("functions.completeSuccess", "functions.completeError"):
+            return self._answer_function_completion(method, params)
         return {"ok": True}
 
     def _answer_view(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -535,6 +538,38 @@ class FakeSlack(_ThreadedServer):
                 "permalink": f"https://test-clinic.slack.com/archives/{channel}/p{ts}",
             }
         return {"ok": True}
+
+    def _answer_function_completion(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A workflow step's end: once per execution, as Slack allows; outputs must be strings."""
+        execution_id = str(params.get("function_execution_id") or "")
+        if not execution_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "functions.completeSuccess":
+            outputs = _json_object(params.get("outputs"))
+            if outputs is None or not all(isinstance(v, str) for v in outputs.values()):
+                return {"ok": False, "error": "parameter_validation_failed"}
+        elif not str(params.get("error") or "").strip():
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            if execution_id in self._completed:
+                return {"ok": False, "error": "execution_not_in_running_state"}
+            self._completed[execution_id] = method
+        return {"ok": True}
+
+    def completions(self, execution_id: str | None = None) -> list[Call]:
+        """functions.completeSuccess/completeError calls in order (outputs read as an object),
+        all of them or those of one execution."""
+        found = []
+        for call in self.calls():
+            if call.method not in ("functions.completeSuccess", "functions.completeError"):
+                continue
+            if execution_id not in (None, call.params.get("function_execution_id")):
+                continue
+            params = dict(call.params)
+            if "outputs" in params:
+                params["outputs"] = _json_object(params["outputs"])
+            found.append(Call(call.method, params))
+        return found
 
     def _answer_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = params.get("users")
@@ -1134,6 +1169,16 @@ class FakeMaxCare(_ThreadedServer):
             self.tasks[task["id"]] = task
             self.created_by[task["id"]] = body["providerId"]
             return copy.deepcopy(task)
+
+
+def _json_object(value: Any) -> dict[str, Any] | None:
+    """An object sent as JSON text (form-encoded parameters) or as an object; else None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def _normalise_path(path: str) -> str:
