@@ -14,7 +14,7 @@ from bot.db.store import utcnow
 from bot.tasks.outbox import GIVEN_UP_TEXT, NOT_THERE_TEXT, UNKNOWN_TEXT
 from tests.support import payloads
 from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
-from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+from tests.support.submissions import CHANNEL, new_view_id, submission
 
 
 def _link(h: Harness) -> None:
@@ -24,7 +24,7 @@ def _link(h: Harness) -> None:
 
 async def _submit(h: Harness, text: str = "Review the plan", view_id: str | None = None,
                   note: str | None = None) -> tuple[str, str]:
-    view_id, note = view_id or new_view_id(), note or note_id()
+    view_id, note = view_id or new_view_id(), note or h.maxcare.add_note()["id"]
     resp = await h.post(submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR]))
     assert resp.status_code == 200 and resp.json()["response_action"] == "update"
     return view_id, note

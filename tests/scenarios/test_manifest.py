@@ -114,7 +114,7 @@ async def test_the_manifest_step_is_answered(harness: Harness, manifest: dict[st
     harness.link(NURSE, harness.nurse_provider)
     harness.link(DOCTOR, harness.doctor_provider)
     (callback_id,) = manifest["functions"]
-    inputs = {"note_id": "nte_" + "a" * 32, "assignees": [DOCTOR], "notes": "x",
+    inputs = {"note_id": harness.maxcare.add_note()["id"], "assignees": [DOCTOR], "notes": "x",
               "creator": NURSE}
     signed = payloads.function_executed(inputs, execution_id="FxMANIFEST", callback_id=callback_id)
     assert (await harness.post(signed)).status_code == 200

@@ -17,7 +17,7 @@ from tests.support.fakes import Call
 from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness, ManualClock
 from tests.support.messages import assignment_dms, posts
 from tests.support.status import create_task, link_people, texts, wait_for_update, wait_until
-from tests.support.submissions import new_view_id, note_id, submission
+from tests.support.submissions import new_view_id, submission
 
 
 def dms_to(h: Harness, user_id: str) -> list[Call]:
@@ -196,7 +196,8 @@ async def test_an_escaped_provider_name(make_harness: MakeHarness) -> None:
                                  display_first_name="Dr. <!channel>", display_last_name="& Lee")
     h.link("UODD", odd)
     view_id = new_view_id()
-    await h.post(submission(view_id=view_id, note=note_id(), notes="x", assignees=["UODD"]))
+    note = h.maxcare.add_note()["id"]
+    await h.post(submission(view_id=view_id, note=note, notes="x", assignees=["UODD"]))
     await h.settle()
     sub = h.bot.store.get_submission(view_id)
     assert sub is not None and sub.task_id
@@ -254,7 +255,7 @@ async def test_the_watch_keeps_to_a_tenth_of_the_budget(make_harness: MakeHarnes
         provider = h.maxcare.add_provider(first_name=f"P{i}", last_name="Doe")
         h.link(f"UPEOPLE{i}", provider)
         view_id = new_view_id()
-        await h.post(submission(view_id=view_id, note=note_id(), notes="x",
+        await h.post(submission(view_id=view_id, note=h.maxcare.add_note()["id"], notes="x",
                                 assignees=[f"UPEOPLE{i}"]))
         await h.settle()
         sub = h.bot.store.get_submission(view_id)
@@ -279,7 +280,8 @@ async def test_the_watch_gives_way_to_task_creation(make_harness: MakeHarness) -
     due_now(h, card.task_id)
     h.maxcare.delay_next("POST", "/tasks", 1.0)
     h.maxcare.clear()
-    resp = await h.post(submission(view_id=new_view_id(), note=note_id(), notes="y",
+    note = h.maxcare.add_note()["id"]
+    resp = await h.post(submission(view_id=new_view_id(), note=note, notes="y",
                                    assignees=[DOCTOR]))
     assert resp.status_code == 200
     assert h.bot.outbox.busy

@@ -81,6 +81,7 @@ def test_whole_flow_over_http_then_sigterm(
     health = httpx.get(f"{app_process.url}/healthz", timeout=5)
     assert health.json()["database"] is True
 
+    maxcare.add_note(NOTE)
     nurse = maxcare.add_provider(first_name="Nina", last_name="Nurse", roles=("Nurse",))
     doctor = maxcare.add_provider(first_name="James", last_name="Wilson",
                                   display_first_name="Dr. James", display_last_name="Wilson, MD")

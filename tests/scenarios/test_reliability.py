@@ -20,7 +20,7 @@ from bot.tasks.outbox import WAITING_TEXT
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare
 from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
-from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+from tests.support.submissions import CHANNEL, new_view_id, submission
 
 
 def _link(h: Harness) -> None:
@@ -29,7 +29,7 @@ def _link(h: Harness) -> None:
 
 
 async def _submit(h: Harness, text: str = "Review the plan") -> tuple[str, str]:
-    view_id, note = new_view_id(), note_id()
+    view_id, note = new_view_id(), h.maxcare.add_note()["id"]
     resp = await h.post(submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR]))
     assert resp.status_code == 200
     assert resp.json()["response_action"] == "update"
@@ -132,7 +132,7 @@ async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
 
 async def test_concurrent_double_submission_creates_one_task(harness: Harness) -> None:
     _link(harness)
-    view_id, note = new_view_id(), note_id()
+    view_id, note = new_view_id(), harness.maxcare.add_note()["id"]
     signed = submission(view_id=view_id, note=note, notes="Double click", assignees=[DOCTOR])
     answers = await asyncio.gather(*(harness.post(signed) for _ in range(4)))
     assert all(a.status_code == 200 for a in answers)
@@ -173,7 +173,7 @@ async def test_burst_of_three_times_the_budget_provokes_no_429() -> None:
             made = await asyncio.gather(
                 *(
                     client.create_task(
-                        note_id=note_id(),
+                        note_id=fake.add_note()["id"],
                         provider_id=doctor["id"],
                         notes=f"task {i}",
                         assignee_ids=[doctor["id"]],
@@ -281,7 +281,8 @@ async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
     assert doctor is not None and doctor.stale_reason == "provider_not_found"
     assert nurse is not None and nurse.stale_reason is None
     resp = await harness.post(submission(
-        view_id=new_view_id(), note=note_id(), notes="Again", assignees=[DOCTOR]
+        view_id=new_view_id(), note=harness.maxcare.add_note()["id"], notes="Again",
+        assignees=[DOCTOR],
     ))
     assert resp.json()["response_action"] == "errors"
     assert "Cannot be assigned" in resp.json()["errors"]["assignees"]

@@ -63,7 +63,7 @@ def test_debug_logs_of_a_workflow_run_hold_no_token_or_text(
     doctor = maxcare.add_provider(first_name="James", last_name="Wilson")
     app.cli("links", "add", "UNURSE", nurse["id"])
     app.cli("links", "add", "UDOCTOR", doctor["id"])
-    inputs = {"note_id": "nte_" + "ab" * 16, "assignees": ["UDOCTOR"], "notes": SECRET_NOTES,
+    inputs = {"note_id": maxcare.add_note()["id"], "assignees": ["UDOCTOR"], "notes": SECRET_NOTES,
               "creator": "UNURSE", "channel": "C0WARD3"}
     body, headers = payloads.function_executed(inputs, execution_id="FxSECRET01")
     token = json.loads(body)["event"]["bot_access_token"]

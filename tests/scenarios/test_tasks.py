@@ -32,6 +32,7 @@ def h(harness: Harness) -> Harness:
     harness.link(NURSE, harness.nurse_provider)
     harness.link(DOCTOR, harness.doctor_provider)
     harness.slack.add_user(STRANGER, name="pstranger", real_name="Pat Stranger")
+    harness.maxcare.add_note(NOTE)
     return harness
 
 

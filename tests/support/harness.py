@@ -78,7 +78,9 @@ class Harness:
     async def post(self, signed: tuple[str, dict[str, str]]) -> httpx.Response:
         """POST a signed body to /slack/events."""
         body, headers = signed
-        return await self.http.post("/slack/events", content=body, headers=headers)
+        resp = await self.http.post("/slack/events", content=body, headers=headers)
+        self.slack.acked(body, resp.text, resp.status_code)  # a plain ack closes its modal
+        return resp
 
     def link(self, user_id: str, provider: dict[str, Any]) -> None:
         """Link a Slack user to a provider, as an admin would."""

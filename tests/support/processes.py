@@ -16,7 +16,7 @@ import pytest
 from tests.support import ROOT
 from tests.support.fakes import FakeMaxCare, FakeSlack
 from tests.support.harness import DOCTOR, env_for
-from tests.support.submissions import new_view_id, note_id, submission
+from tests.support.submissions import new_view_id, submission
 
 
 def free_port() -> int:
@@ -41,6 +41,7 @@ class App:
             {**env_for(slack, maxcare, tmp / "bot.db"), "PORT": str(free_port()),
              "OUTBOX_LEASE_SECONDS": "3"}  # a killed process's rows are free again soon
         )
+        self.maxcare = maxcare
         self.cwd = tmp
         self.url = f"http://127.0.0.1:{self.env['PORT']}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -88,7 +89,8 @@ class App:
 
     def submit(self, text: str) -> str:
         view_id = new_view_id()
-        body, headers = submission(view_id=view_id, note=note_id(), notes=text, assignees=[DOCTOR])
+        note = self.maxcare.add_note()["id"]
+        body, headers = submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR])
         answer = httpx.post(f"{self.url}/slack/events", content=body, headers=headers, timeout=10)
         assert answer.status_code == 200 and answer.json()["response_action"] == "update"
         return view_id

@@ -13,7 +13,7 @@ from bot import ids
 from tests.support import payloads
 from tests.support.fakes import Call
 from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
-from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+from tests.support.submissions import CHANNEL, new_view_id, submission
 
 STRANGER = "UPAT"
 
@@ -48,7 +48,8 @@ class Created:
 async def create_task(h: Harness, notes: str = "Review the plan") -> Created:
     """Submit the form as the nurse (assigning the doctor) and wait for the card."""
     view_id = new_view_id()
-    signed = submission(view_id=view_id, note=note_id(), notes=notes, assignees=[DOCTOR])
+    note = h.maxcare.add_note()["id"]
+    signed = submission(view_id=view_id, note=note, notes=notes, assignees=[DOCTOR])
     resp = await h.post(signed)
     assert resp.status_code == 200, resp.text
     await h.settle()

@@ -198,9 +198,10 @@ async def test_relay_makes_the_bots_hops_for_a_signed_submission_only(
 ) -> None:
     import aiohttp
 
-    from benchmarks.relay import Relay, relay_app
+    from benchmarks.relay import NOTE_ID, Relay, relay_app
     from tests.support import payloads
 
+    maxcare.add_note(NOTE_ID)
     provider = maxcare.add_provider()["id"]
     env = {
         "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET,
