@@ -149,7 +149,7 @@ class TaskWatch:
             with purpose(WATCH):
                 await self._check(pending, self.pressure.deadline(self.max_wait))
         except _Pause as pause:
-            log.info("task watch paused %.1f s for task creation", pause.seconds)
+            log.info("task watch paused %.1f s (task creation, or its share spent)", pause.seconds)
             return pause.seconds
         finally:
             for task_id in pending:  # not checked this round: due again at the next
