@@ -23,8 +23,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.db import open_store
 from bot.db.checkpoint import Checkpointer
-from bot.db.store import Store, default_owner
+from bot.db.store import SQLiteStore, Store, default_owner
 from bot.home import listeners as home_listeners
 from bot.home.service import HomeService
 from bot.links import listeners as admin_listeners
@@ -148,8 +149,10 @@ async def build_bot(
         connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=SLACK_KEEPALIVE_SECONDS),
         timeout=aiohttp.ClientTimeout(total=slack.timeout),
     )
-    store = Store(settings.database_path)
-    checkpointer = None if str(settings.database_path) == ":memory:" else Checkpointer(store)
+    store = open_store(settings)
+    checkpointer: Checkpointer | None = None  # PostgreSQL checkpoints by itself
+    if isinstance(store, SQLiteStore) and str(store.path) != ":memory:":
+        checkpointer = Checkpointer(store)
     extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,

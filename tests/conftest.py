@@ -21,6 +21,9 @@ from bot.settings import Settings, load_settings
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
 
+# Real PostgreSQL: TEST_DATABASE_URL's server, and the `database` fixture of both_databases tests.
+pytest_plugins = ("tests.support.postgres",)
+
 # CI replays the same examples every run (reproducible); developers get fresh ones.
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
@@ -66,12 +69,21 @@ def env_for(slack: FakeSlack, maxcare: FakeMaxCare, db: Path, **extra: str) -> d
 
 @pytest.fixture
 def settings(
-    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slack: FakeSlack,
+    maxcare: FakeMaxCare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
 ) -> Settings:
-    """Settings for the fakes, read through the real environment path."""
+    """Settings for the fakes, read through the real environment path (PostgreSQL for the
+    postgres run of a both_databases test, else SQLite in tmp_path)."""
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     for key, value in env_for(slack, maxcare, tmp_path / "bot.db").items():
         monkeypatch.setenv(key, value)
+    if database_url is None:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_URL", database_url)
     return load_settings()
 
 
