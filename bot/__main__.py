@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.check import check
 from bot.db import describe_database, open_store
+from bot.db.interface import Store
 from bot.errors import ConfigError
 from bot.links import cli
 from bot.logs import setup_logging
@@ -94,18 +95,24 @@ def _database_settings() -> DatabaseSettings | None:
         return None
 
 
+def _open(settings: DatabaseSettings) -> Store | None:
+    """The store (migrated: opening applies what is missing, under a lock), or None, said why."""
+    try:
+        return open_store(settings)
+    except Exception as exc:  # any failure to open or migrate is the message (never the URL)
+        print(f"error: {describe_database(settings)}: {exc}", file=sys.stderr)
+        return None
+
+
 def _migrate() -> int:
     settings = _database_settings()
     if settings is None:
         return 2
-    where = describe_database(settings)
-    try:
-        store = open_store(settings)  # opening applies what is missing, under a lock
-    except Exception as exc:  # any failure to open or migrate is the message
-        print(f"error: {where}: {exc}", file=sys.stderr)
+    store = _open(settings)
+    if store is None:
         return 1
     try:
-        print(f"{where}: schema version {store.schema_version()}", file=sys.stdout)
+        print(f"{describe_database(settings)}: schema version {store.schema_version()}")
     finally:
         store.close()
     return 0
@@ -117,7 +124,9 @@ def _links(args: argparse.Namespace) -> int:
     settings = _database_settings()
     if settings is None:
         return 2
-    store = open_store(settings)
+    store = _open(settings)
+    if store is None:
+        return 1
     try:
         out = sys.stdout
         match args.links_command:

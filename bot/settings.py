@@ -30,7 +30,14 @@ class DatabaseSettings(BaseSettings):
         scheme, sep, rest = url.partition("://")
         if not sep or scheme.lower() not in ("postgres", "postgresql"):
             raise ValueError("must be a postgresql:// (or postgres://) URL")
-        return SecretStr(f"postgresql://{rest}")  # Heroku's postgres:// spelled as libpq's
+        url = f"postgresql://{rest}"  # Heroku's postgres:// spelled as libpq's
+        from psycopg import Error, conninfo  # only where PostgreSQL is used
+
+        try:
+            conninfo.conninfo_to_dict(url)
+        except Error:  # libpq's reason quotes the part it could not read: maybe the password
+            raise ValueError("must be a PostgreSQL URL that libpq can read") from None
+        return SecretStr(url)
 
 
 class Settings(DatabaseSettings):

@@ -49,6 +49,7 @@ LINK_CACHE_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 5
 POOL_TIMEOUT_SECONDS = 5.0
 POOL_MIN, POOL_MAX = 1, 4
+TCP_USER_TIMEOUT_MS = 15_000
 
 _LINK_SELECT = f"SELECT {', '.join(LINK_COLUMNS)} FROM links"
 _SUBMISSION_MARKS = ", ".join(["%s"] * len(SUBMISSION_COLUMNS))
@@ -102,7 +103,13 @@ class PostgresStore:
             url,
             min_size=POOL_MIN,
             max_size=POOL_MAX,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                # A server gone silent (a network cut, a failover) would otherwise hold the
+                # event loop in a call until the kernel gives up on the connection: minutes.
+                "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+            },
             timeout=POOL_TIMEOUT_SECONDS,
             name="bot-store",
             open=True,

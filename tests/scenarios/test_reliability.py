@@ -64,6 +64,7 @@ async def test_5xx_before_creation_looks_then_posts_again(harness: Harness) -> N
     assert first_post < lookup < len(seen) - 1 - seen[::-1].index(("POST", "/tasks", None))
 
 
+@pytest.mark.both_databases
 async def test_5xx_after_creation_adopts_the_task(harness: Harness) -> None:
     _link(harness)
     harness.maxcare.fail_next("POST", "/tasks", 502, after_apply=True)
@@ -93,6 +94,7 @@ async def test_similar_task_of_someone_else_is_not_adopted(harness: Harness) -> 
     _assert_exactly_once(harness, view_id)
 
 
+@pytest.mark.both_databases
 async def test_maxcare_down_then_back_shows_queued_and_creates_once(harness: Harness) -> None:
     _link(harness)
     harness.maxcare.set_down(True)
@@ -125,6 +127,7 @@ async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
     assert harness.maxcare.all_tasks() == []
 
 
+@pytest.mark.both_databases
 async def test_concurrent_double_submission_creates_one_task(harness: Harness) -> None:
     _link(harness)
     view_id, note = new_view_id(), note_id()
@@ -249,6 +252,7 @@ async def fast_sleep_for_tests(seconds: float) -> None:
     await asyncio.sleep(min(seconds, 0.01))
 
 
+@pytest.mark.both_databases
 async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
     from datetime import timedelta
 
@@ -268,6 +272,7 @@ async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
     assert sub is not None and sub.notes == "" and sub.state == "expired"
 
 
+@pytest.mark.both_databases
 async def test_sql_looking_text_is_stored_and_sent_literally(harness: Harness) -> None:
     _link(harness)
     text = "Robert'); DROP TABLE submissions; -- \" OR 1=1"
@@ -278,6 +283,7 @@ async def test_sql_looking_text_is_stored_and_sent_literally(harness: Harness) -
     assert harness.bot.store.count_links() == 2  # every table still there
 
 
+@pytest.mark.both_databases
 async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
     harness: Harness,
 ) -> None:
@@ -385,6 +391,7 @@ async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
     _assert_exactly_once(h, view_id)
 
 
+@pytest.mark.both_databases
 async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
