@@ -71,7 +71,8 @@ class LatentSlack(FakeSlack):
     """FakeSlack whose every answer takes `latency` seconds more, with receipt times."""
 
     def __init__(self, latency: float = 0.0) -> None:
-        super().__init__()
+        # In its own process it cannot hear of the triggers the load generator issues.
+        super().__init__(accept_any_trigger=True)
         self.latency = latency
         self.receipts = _Receipts()
 
@@ -114,7 +115,8 @@ class LatentMaxCare(FakeMaxCare):
     """FakeMaxCare whose every answer takes `latency` seconds more, with receipt times."""
 
     def __init__(self, latency: float = 0.0) -> None:
-        super().__init__()
+        # Notes are made up by the load generator; the budget is set per phase (/_bench/config).
+        super().__init__(any_note=True, rate_limit=None)
         self.latency = latency
         self.receipts = _Receipts()
 

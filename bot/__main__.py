@@ -20,7 +20,7 @@ from bot.settings import DatabaseSettings, describe_errors, load_settings
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line, as design.md §2 names it."""
+    """The command line, as the README documents it."""
     p = argparse.ArgumentParser(prog="python -m bot", description="MaxCare Tasks for Slack")
     sub = p.add_subparsers(dest="command")
     serve = sub.add_parser(

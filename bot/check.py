@@ -8,13 +8,13 @@ from typing import TextIO
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import slack_client
 from bot.db import describe_database, open_store
 from bot.errors import ConfigError
 from bot.links.stale import find_stale
 from bot.links.views import stale_label
 from bot.maxcare import MaxCareClient, MaxCareError
 from bot.settings import Settings, load_settings
+from bot.slack.client import slack_client
 
 
 def check(out: TextIO) -> int:

@@ -21,7 +21,7 @@ DESTINATION_ACTION = "destination_input"
 REOPEN_DRAFT_ACTION = "reopen_draft"
 DISMISS_DRAFT_ACTION = "dismiss_draft"
 
-# Admin: the link modal (issue 5)
+# Admin: the link modal
 LINK_VIEW = "link_provider"
 LINK_USER_BLOCK = "link_user"
 LINK_USER_ACTION = "link_user_input"
@@ -32,7 +32,7 @@ NO_PROVIDER_VALUE = "none"  # the hint option shown when no provider matches
 LINKS_PREV_ACTION = "links_page_prev"
 LINKS_NEXT_ACTION = "links_page_next"
 
-# Live status (issue 6): card and list buttons, the Home tab
+# Live status: card and list buttons, the Home tab
 REFRESH_TASK_ACTION = "refresh_task"  # on every card; value: the task ID
 CARD_ACTIONS_BLOCK = "task_card_actions"
 MINE_MORE_ACTION = "mine_more"  # `/task mine` paging; value: the offset of the next page

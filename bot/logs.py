@@ -27,8 +27,8 @@ class JsonFormatter(logging.Formatter):
 
 # slack_sdk's clients test their logger's own level (`logger.level <= DEBUG`), not the level
 # it inherits, before formatting each request and response for a debug line: left unset, every
-# API call renders the whole view or card (task notes included) twice, about 70 µs of a /task
-# command's 800 under the issue-7 load, and the logging module then drops both lines.
+# API call renders the whole view or card (task notes included) twice, a measurable share of a
+# /task command's time (docs/performance.md), and the logging module then drops both lines.
 SLACK_CLIENTS = ("slack_sdk.web.async_base_client", "slack_sdk.web.base_client")
 
 

@@ -1,4 +1,4 @@
-"""Configuration from the environment (and `.env`), as design.md §2 names it."""
+"""Configuration from the environment (and `.env`): the variables the README documents."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class Settings(DatabaseSettings):
     maxcare_timeout_seconds: float = Field(default=10.0, gt=0)
     maxcare_retry_window_seconds: float = Field(default=600.0, gt=0)
     maxcare_reconcile_hours: float = Field(default=24.0, gt=0)
-    # Undocumented, for benchmarks (issue 7): the budget's window, and where HTTP mode listens.
+    # For benchmarks rather than production: the budget's window, and where HTTP mode listens.
     maxcare_rate_window_seconds: float = Field(default=60.0, gt=0)
     # Undocumented, for tests: how long a process's claim on a row lasts unless renewed.
     outbox_lease_seconds: float = Field(default=30.0, gt=0)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from bot.db.interface import Store
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.db.interface import Store, utcnow
 from bot.db.store import SQLiteStore
 from bot.settings import DatabaseSettings
 
 
-def open_store(settings: DatabaseSettings) -> Store:
+def open_store(settings: DatabaseSettings, *, clock: Callable[[], datetime] = utcnow) -> Store:
     """The store of DATABASE_URL (PostgreSQL) or DATABASE_PATH (SQLite), migrated."""
     if settings.database_url is not None:
         # Imported here: psycopg loads libpq, which a SQLite deployment never needs.
         from bot.db.postgres import PostgresStore
 
-        return PostgresStore(settings.database_url.get_secret_value())
-    return SQLiteStore(settings.database_path)
+        return PostgresStore(settings.database_url.get_secret_value(), clock=clock)
+    return SQLiteStore(settings.database_path, clock=clock)
 
 
 def describe_database(settings: DatabaseSettings) -> str:

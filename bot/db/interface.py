@@ -262,6 +262,9 @@ class Store(Protocol):
     ) -> list[dict[str, Any]]:
         """Claim followed tasks whose check is due and that no other process is checking."""
 
+    def release_follows(self, owner: str) -> int:
+        """Give up `owner`'s claims on follow checks; returns how many it held."""
+
     def next_follow_at(self) -> str | None:
         """When the earliest followed task is due, if any is followed."""
 

@@ -15,8 +15,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from bot.db import pg_schema
 from bot.db.interface import utcnow
+from bot.db.pg_schema import migrate as apply_migrations
+from bot.db.pg_schema import schema_version as version_of
 
 # Each call blocks the event loop while it waits: for the server to accept a connection, or
 # for a free connection of the pool (only a thread other than the loop's could hold them all).
@@ -34,7 +35,7 @@ class PgConnection:
         # Migrated on a connection of its own first: a server that cannot be reached or refuses
         # the login says so here, in libpq's words, rather than as a pool timeout.
         with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as c:
-            pg_schema.migrate(c)
+            apply_migrations(c)
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=POOL_MIN,
@@ -55,12 +56,12 @@ class PgConnection:
     def migrate(self) -> None:
         """Bring the schema up to the latest version (under an advisory lock)."""
         with self._conn() as conn:
-            pg_schema.migrate(conn)
+            apply_migrations(conn)
 
     def schema_version(self) -> int:
         """How many migrations this database has had."""
         with self._conn() as conn:
-            return pg_schema.schema_version(conn)
+            return version_of(conn)
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:

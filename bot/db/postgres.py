@@ -206,6 +206,12 @@ class PostgresStore(PgLinks):
         )
         return sorted(rows, key=lambda r: r["next_check_at"] or "")
 
+    def release_follows(self, owner: str) -> int:
+        """Give up `owner`'s claims on follow checks; returns how many it held."""
+        return self._count(
+            "UPDATE tasks SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = %s", [owner]
+        )
+
     def next_follow_at(self) -> str | None:
         """When the earliest followed task is due, if any is followed."""
         rows = self._all("SELECT min(next_check_at) FROM tasks WHERE follow_until IS NOT NULL")

@@ -1,4 +1,8 @@
-"""The SQLite store: links, their audit, the submission outbox and created tasks in one file."""
+"""The SQLite store: links, their audit, the submission outbox and created tasks in one file.
+
+Longer than 400 lines on purpose: every SQL statement the app runs on SQLite is here, table by
+table, so a reader (and bot/db/postgres.py, its PostgreSQL twin) can see them side by side.
+"""
 
 from __future__ import annotations
 
@@ -454,6 +458,13 @@ class SQLiteStore:
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         return sorted(rows, key=lambda r: r["next_check_at"] or "")
+
+    def release_follows(self, owner: str) -> int:
+        """Give up `owner`'s claims on follow checks; returns how many it held."""
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", [owner]
+        )
+        return cur.rowcount
 
     def next_follow_at(self) -> str | None:
         """When the earliest followed task is due, if any is followed."""

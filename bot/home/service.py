@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db.store import Store
-from bot.status import views as status_views
+from bot.home import views
 
 log = logging.getLogger("bot.home")
 
@@ -39,13 +39,13 @@ class HomeService:
         """The Home view for one person (with the links summary for admins)."""
         admin = None
         if admin_view:
-            admin = status_views.AdminSummary(
+            admin = views.AdminSummary(
                 links=self.store.count_links(), stale=self.store.count_stale_links()
             )
-        return status_views.home_view(
+        return views.home_view(
             link=self.store.get_link(user_id),
             admin_ids=self.admin_ids,
-            recent=self.store.recent_tasks(user_id, limit=status_views.HOME_RECENT),
+            recent=self.store.recent_tasks(user_id, limit=views.HOME_RECENT),
             admin=admin,
             notice=notice,
         )

@@ -12,7 +12,6 @@ from typing import TextIO
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import slack_client
 from bot.db import open_store
 from bot.db.store import LinkEvent, Store
 from bot.errors import ConfigError, LinksFileError
@@ -22,6 +21,7 @@ from bot.links.stale import slack_people
 from bot.maxcare import MaxCareClient, MaxCareError
 from bot.maxcare.ids import normalize_provider_id
 from bot.settings import Settings, load_settings
+from bot.slack.client import slack_client
 from bot.slack.payload import is_user_id
 
 # -- the table ------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from bot.links import views
 from bot.links.service import AdminService, bad_provider_text, is_picked_provider, parse_user
 from bot.maxcare.ids import normalize_provider_id
 from bot.runtime.answer import answer_at_ack
-from bot.tasks.listeners.commands import Subcommand
+from bot.runtime.subcommands import Subcommands
+from bot.slack.payload import dig_dict, dig_str
 
 log = logging.getLogger("bot.listeners")
 
@@ -20,13 +21,20 @@ LINK_USAGE = "Usage: `/task link @someone prv_…` (or `/task link` alone for a 
 UNLINK_USAGE = "Usage: `/task unlink @someone`."
 
 
-def subcommands(admin: AdminService) -> dict[str, Subcommand]:
-    """The `/task <word>` handlers for the admin commands."""
+class LinkListeners:
+    """The admin sub-commands, the link modal and the link table; Bolt calls them by name."""
+
+    def __init__(self, admin: AdminService) -> None:
+        self.admin = admin
+
+    # -- sub-commands of the slash command -------------------------------------------------
 
     async def link(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
     ) -> None:
-        actor = str(command.get("user_id") or "")
+        """`/task link @someone prv_…`, or `/task link` alone for the modal."""
+        admin = self.admin
+        actor = dig_str(command, "user_id")
         if not await admin.admins.is_admin(actor):
             await ack(response_type="ephemeral", text=admin.refusal)
             return
@@ -47,14 +55,16 @@ def subcommands(admin: AdminService) -> dict[str, Subcommand]:
             return
         # No MaxCare call before the ack: say what is happening, answer through response_url.
         await ack(response_type="ephemeral", text=f"Checking `{provider_id}` with MaxCare…")
-        team_id = str(command.get("team_id") or "") or None
+        team_id = dig_str(command, "team_id") or None
         outcome = await admin.link(actor, user_id, provider_id, team_id)
         await respond(response_type="ephemeral", text=outcome.text)
 
     async def unlink(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
     ) -> None:
-        actor = str(command.get("user_id") or "")
+        """`/task unlink @someone`."""
+        admin = self.admin
+        actor = dig_str(command, "user_id")
         if not await admin.admins.is_admin(actor):
             await ack(response_type="ephemeral", text=admin.refusal)
             return
@@ -66,38 +76,35 @@ def subcommands(admin: AdminService) -> dict[str, Subcommand]:
         await ack(response_type="ephemeral", text=admin.unlink(actor, user_id))
 
     async def links(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
     ) -> None:
-        if not await admin.admins.is_admin(str(command.get("user_id") or "")):
+        """`/task links [page]`: the link table."""
+        admin = self.admin
+        if not await admin.admins.is_admin(dig_str(command, "user_id")):
             await ack(response_type="ephemeral", text=admin.refusal)
             return
         page = int(rest) if rest.isdigit() else 1
         await ack(response_type="ephemeral", **admin.links_page(page))
 
     async def whoami(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, rest: str
     ) -> None:
-        await ack(response_type="ephemeral", text=admin.whoami(str(command.get("user_id") or "")))
+        """`/task whoami`: whom the caller is linked to."""
+        whoami = self.admin.whoami(dig_str(command, "user_id"))
+        await ack(response_type="ephemeral", text=whoami)
 
-    return {"link": link, "unlink": unlink, "links": links, "whoami": whoami}
+    # -- Bolt listeners --------------------------------------------------------------------
 
+    async def provider_options(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The link modal's provider picker (answered in its ack, for admins only)."""
+        query = dig_str(body, "value")
+        await ack(options=await self.admin.picker_options(dig_str(body, "user", "id"), query))
 
-def register(app: AsyncApp, admin: AdminService) -> None:
-    """The link modal, its provider picker, the table's page buttons and user_change events."""
-
-    @app.options(ids.LINK_PROVIDER_ACTION)
-    async def provider_options(ack: AsyncAck, body: dict[str, Any]) -> None:
-        user = (body.get("user") or {}).get("id", "")
-        if not await admin.admins.is_admin(str(user)):
-            await ack(options=[views.hint_option("Only admins can link people")])
-            return
-        await ack(options=await admin.provider_options(str(body.get("value") or "")))
-
-    @app.view(ids.LINK_VIEW)
     @answer_at_ack
-    async def link_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
-        view = body.get("view") or {}
-        values = (view.get("state") or {}).get("values") or {}
+    async def link_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The link modal submitted: check what was picked, then link through MaxCare."""
+        view = dig_dict(body, "view")
+        values = dig_dict(view, "state", "values")
         user = (values.get(ids.LINK_USER_BLOCK) or {}).get(ids.LINK_USER_ACTION) or {}
         picked = (values.get(ids.LINK_PROVIDER_BLOCK) or {}).get(ids.LINK_PROVIDER_ACTION) or {}
         user_id = user.get("selected_user")
@@ -112,30 +119,47 @@ def register(app: AsyncApp, admin: AdminService) -> None:
         option = picked["selected_option"]
         checking = f"Checking `{escape_value(option)}` with MaxCare…"
         await ack(response_action="update", view=views.link_result_modal(checking))
-        actor = str((body.get("user") or {}).get("id") or "")
-        team_id = (body.get("team") or {}).get("id")
+        actor = dig_str(body, "user", "id")
+        team_id = (dig_str(body, "team", "id") or None)
         view_id = str(view.get("id") or "")
-        await admin.finish_link_modal(actor, view_id, str(user_id), option, team_id)
+        await self.admin.finish_link_modal(actor, view_id, str(user_id), option, team_id)
 
-    @app.action(ids.LINKS_PREV_ACTION)
-    @app.action(ids.LINKS_NEXT_ACTION)
     @answer_at_ack
-    async def links_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def links_page(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Previous/Next on the link table."""
         await ack()
-        user = str((body.get("user") or {}).get("id") or "")
-        if not await admin.admins.is_admin(user):
-            await respond(response_type="ephemeral", text=admin.refusal, replace_original=False)
+        user = dig_str(body, "user", "id")
+        if not await self.admin.admins.is_admin(user):
+            await respond(
+                response_type="ephemeral", text=self.admin.refusal, replace_original=False
+            )
             return
-        actions = body.get("actions") or [{}]
-        value = str(actions[0].get("value") or "1")
+        value = dig_str(body, "actions", 0, "value") or "1"
         page = int(value) if value.isdigit() else 1
-        await respond(response_type="ephemeral", replace_original=True, **admin.links_page(page))
+        await respond(
+            response_type="ephemeral", replace_original=True, **self.admin.links_page(page)
+        )
 
-    @app.event("user_change")
-    async def user_changed(event: dict[str, Any]) -> None:
+    async def user_changed(self, event: dict[str, Any]) -> None:
+        """user_change events: a linked person renamed, deactivated or reactivated."""
         user = event.get("user")
         if isinstance(user, dict):
-            admin.user_changed(user)
+            self.admin.user_changed(user)
+
+
+def register(app: AsyncApp, admin: AdminService, subcommands: Subcommands) -> LinkListeners:
+    """The admin sub-commands, the link modal, its picker, the table's buttons, user_change."""
+    listeners = LinkListeners(admin)
+    subcommands.add("link", listeners.link)
+    subcommands.add("unlink", listeners.unlink)
+    subcommands.add("links", listeners.links)
+    subcommands.add("whoami", listeners.whoami)
+    app.options(ids.LINK_PROVIDER_ACTION)(listeners.provider_options)
+    app.view(ids.LINK_VIEW)(listeners.link_submitted)
+    app.action(ids.LINKS_PREV_ACTION)(listeners.links_page)
+    app.action(ids.LINKS_NEXT_ACTION)(listeners.links_page)
+    app.event("user_change")(listeners.user_changed)
+    return listeners
 
 
 def escape_value(option: dict[str, Any]) -> str:

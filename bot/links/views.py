@@ -7,12 +7,23 @@ from typing import Any
 
 from bot import ids
 from bot.db.store import STALE_PROVIDER, STALE_SLACK, Link
-from bot.slack.text import escape
+from bot.slack.blocks import (
+    Blocks,
+    actions,
+    button,
+    escaped_within,
+    input_block,
+    message,
+    modal,
+    option,  # also the provider picker's options: links.service calls views.option
+    plain_text,
+    section,
+)
 from bot.tasks.views import admins_phrase, info_modal
 
 LINKS_PER_PAGE = 50  # people per message; 5 sections of 10 lines, far under 50 blocks
 LINES_PER_SECTION = 10
-OPTION_TEXT_MAX = 75  # Slack's limit for an option's text
+NAME_SHOWN_MAX = 150  # escaped, per line: ten lines with long names still fit one section
 LINK_TITLE = "Link to MaxCare"
 
 # Why a link cannot be used: after a person's name, and as a short label.
@@ -33,27 +44,12 @@ def stale_label(reason: str | None) -> str:
     return STALE_LABEL.get(reason or "", reason or "")
 
 
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
 def refusal_text(admin_ids: Sequence[str]) -> str:
     """What a non-admin is told when asking for an admin action."""
     return (
         "Only MaxCare Tasks admins can change who is linked to which provider: "
         f"{admins_phrase(admin_ids)}, or a workspace admin or owner. Nothing was changed."
     )
-
-
-def option(value: str, text: str) -> dict[str, Any]:
-    """One external_select option (text cut to Slack's 75 characters)."""
-    if len(text) > OPTION_TEXT_MAX:
-        text = text[: OPTION_TEXT_MAX - 1] + "…"
-    return {"text": _plain(text), "value": value}
 
 
 def hint_option(text: str) -> dict[str, Any]:
@@ -68,47 +64,34 @@ def link_modal(
     error: str | None = None,
 ) -> dict[str, Any]:
     """The link form: a person picker and a MaxCare provider picker (searched as you type)."""
-    blocks: list[dict[str, Any]] = []
+    blocks: Blocks = []
     if error:
-        blocks.append(_section(f":warning: {error}"))
+        blocks.append(section(f":warning: {error}"))
     user: dict[str, Any] = {
         "type": "users_select",
         "action_id": ids.LINK_USER_ACTION,
-        "placeholder": _plain("Choose a person"),
+        "placeholder": plain_text("Choose a person"),
     }
     if user_id:
         user["initial_user"] = user_id
     picker: dict[str, Any] = {
         "type": "external_select",
         "action_id": ids.LINK_PROVIDER_ACTION,
-        "placeholder": _plain("Type part of the provider's name"),
+        "placeholder": plain_text("Type part of the provider's name"),
         "min_query_length": 2,
     }
     if provider:
         picker["initial_option"] = provider
     blocks += [
-        {
-            "type": "input",
-            "block_id": ids.LINK_USER_BLOCK,
-            "label": _plain("Slack user"),
-            "element": user,
-        },
-        {
-            "type": "input",
-            "block_id": ids.LINK_PROVIDER_BLOCK,
-            "label": _plain("MaxCare provider"),
-            "hint": _plain("Tasks this person creates are created in the EHR as this provider."),
-            "element": picker,
-        },
+        input_block(ids.LINK_USER_BLOCK, "Slack user", user),
+        input_block(
+            ids.LINK_PROVIDER_BLOCK,
+            "MaxCare provider",
+            picker,
+            hint="Tasks this person creates are created in the EHR as this provider.",
+        ),
     ]
-    return {
-        "type": "modal",
-        "callback_id": ids.LINK_VIEW,
-        "title": _plain(LINK_TITLE),
-        "submit": _plain("Link"),
-        "close": _plain("Cancel"),
-        "blocks": blocks,
-    }
+    return modal(LINK_TITLE, blocks, callback_id=ids.LINK_VIEW, submit="Link", close="Cancel")
 
 
 def link_result_modal(text: str) -> dict[str, Any]:
@@ -118,7 +101,11 @@ def link_result_modal(text: str) -> dict[str, Any]:
 
 def link_line(link: Link) -> str:
     """`@carol → Dr. Carol Diaz, MD (prv_…)`, flagged when the link cannot be used."""
-    name = escape(link.provider_name) if link.provider_name else "_(name not known yet)_"
+    name = (
+        escaped_within(link.provider_name, NAME_SHOWN_MAX)
+        if link.provider_name
+        else "_(name not known yet)_"
+    )
     line = f"<@{link.slack_user_id}> → {name} (`{link.provider_id}`)"
     if link.stale_reason:
         line += f" :warning: _{stale_label(link.stale_reason)}_"
@@ -135,22 +122,18 @@ def links_page(links: Sequence[Link], page: int, total: int) -> dict[str, Any]:
     pages = page_count(total)
     if not total:
         text = "Nobody is linked yet. Link people with `/task link @someone prv_…` or `/task link`."
-        return {"text": text, "blocks": [_section(text)]}
+        return message(text, [section(text)])
     first = (page - 1) * LINKS_PER_PAGE + 1
     text = f"MaxCare links {first}–{first + len(links) - 1} of {total} (page {page} of {pages})"
-    blocks: list[dict[str, Any]] = [_section(f"*{text}*")]
+    blocks: Blocks = [section(f"*{text}*")]
     for start in range(0, len(links), LINES_PER_SECTION):
         lines = [link_line(link) for link in links[start : start + LINES_PER_SECTION]]
-        blocks.append(_section("\n".join(lines)))
+        blocks.append(section("\n".join(lines)))
     buttons = []
     if page > 1:
-        buttons.append(_button(ids.LINKS_PREV_ACTION, "‹ Previous", page - 1))
+        buttons.append(button(ids.LINKS_PREV_ACTION, "‹ Previous", str(page - 1)))
     if page < pages:
-        buttons.append(_button(ids.LINKS_NEXT_ACTION, "Next ›", page + 1))
+        buttons.append(button(ids.LINKS_NEXT_ACTION, "Next ›", str(page + 1)))
     if buttons:
-        blocks.append({"type": "actions", "elements": buttons})
-    return {"text": text, "blocks": blocks}
-
-
-def _button(action_id: str, label: str, page: int) -> dict[str, Any]:
-    return {"type": "button", "action_id": action_id, "text": _plain(label), "value": str(page)}
+        blocks.append(actions(*buttons))
+    return message(text, blocks)

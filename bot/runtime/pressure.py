@@ -19,7 +19,7 @@ BUSY_WINDOW = 0.05
 MAX_WAIT = 2.0
 
 
-class Foreground:
+class RequestPressure:
     """Counts requests in hand and recent arrivals; background work waits while they are busy."""
 
     def __init__(

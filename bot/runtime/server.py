@@ -54,11 +54,11 @@ async def _events(request: web.Request) -> web.Response:
         )
         log.warning("malformed request refused (%s)", "signed" if signed else "unsigned")
         return web.Response(status=400 if signed else 401, text="invalid request body")
-    bot.outbox.foreground.enter()
+    bot.pressure.enter()
     try:
         bolt_response = await bot.app.async_dispatch(bolt_request)
     finally:
-        bot.outbox.foreground.leave()
+        bot.pressure.leave()
     return await to_aiohttp_response(bolt_response)
 
 
@@ -68,16 +68,15 @@ def _is_json(request: AsyncBoltRequest, body: str) -> bool:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    bot = request.app[BOT_KEY]
-    db_ok = bot.store.ping()
+    health = request.app[BOT_KEY].health()
     socket_ok = request.app[HEALTH_KEY]()
-    body = {"database": db_ok, "slack_socket": socket_ok, "in_hand": bot.outbox.busy}
-    return web.json_response(body, status=200 if db_ok and socket_ok else 503)
+    body = {**health, "slack_socket": socket_ok}
+    return web.json_response(body, status=200 if health["database"] and socket_ok else 503)
 
 
 async def serve(settings: Settings, *, host: str | None = None) -> None:
     """Run until SIGTERM/SIGINT: HTTP mode on PORT, or Socket Mode (+ /healthz on PORT)."""
-    bot = await build_bot(settings, rate_window_seconds=settings.maxcare_rate_window_seconds)
+    bot = await build_bot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -107,7 +106,7 @@ GC_YOUNG_THRESHOLD = 10_000
 
 
 def tune_gc() -> None:
-    """Keep the cyclic garbage collector off the ack path (found by the issue-7 benchmark).
+    """Keep the cyclic garbage collector off the ack path.
 
     Everything loaded at start-up (Bolt, slack_sdk, pydantic, httpx: most of the heap) lives as
     long as the process, yet every full collection walked it again: tens of milliseconds each,
@@ -136,5 +135,4 @@ async def _shutdown(
         await handler.close_async()
     await cleanup()
     await bot.close(grace=20.0)
-    await bot.slack.session.close() if bot.slack.session else None
     log.info("stopped")

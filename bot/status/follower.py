@@ -4,8 +4,8 @@ MaxCare has no webhooks, so while a task's `syncStatus` is not `synced` the app 
 `GET /v4/tasks/{id}`: first after `first_delay` seconds, then doubling up to `max_delay`, for at
 most `follow_seconds`. The schedule lives in the `tasks` table (`follow_until`, `next_check_at`,
 `follow_checks`), so a restart resumes it. A round is skipped while MaxCare's rate budget is
-spent, so following never delays task creation, and checks wait (at most FOLLOW_MAX_WAIT
-seconds per round) while Slack requests keep arriving, so they never delay an ack either.
+spent, so following never delays task creation, and checks wait (at most `max_wait` seconds
+per round) while Slack requests keep arriving, so they never delay an ack either.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db.store import Store, default_owner
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task
-from bot.runtime.pressure import Foreground
-from bot.status.service import TaskCards
+from bot.runtime.pressure import RequestPressure
+from bot.status.cards import TaskCards
 from bot.status.views import FOLLOWING_NOTE, stopped_note
 
 log = logging.getLogger("bot.follower")
@@ -50,7 +50,8 @@ class SyncFollower:
         first_delay: float = 10.0,
         max_delay: float = 300.0,
         batch: int = 20,
-        foreground: Foreground | None = None,
+        max_wait: float = FOLLOW_MAX_WAIT,
+        pressure: RequestPressure | None = None,
         owner: str | None = None,
     ) -> None:
         self.store = store
@@ -61,7 +62,8 @@ class SyncFollower:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.batch = batch
-        self.foreground = foreground or Foreground()
+        self.max_wait = max_wait
+        self.pressure = pressure or RequestPressure()
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -83,6 +85,7 @@ class SyncFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.store.release_follows(self.owner)  # unchecked claims are free for another process
 
     def card_posted(self, task: Task) -> None:
         """Outbox hook: a task's card is in Slack; follow its sync unless already synced."""
@@ -126,9 +129,9 @@ class SyncFollower:
         """Check every due task; returns how long to sleep before the next round."""
         # Claimed, so that of several processes on one database only one checks each task.
         due = self.store.claim_due_follows(self.owner, CHECK_LEASE_SECONDS, limit=self.batch)
-        not_after = self.foreground.deadline(FOLLOW_MAX_WAIT)
+        not_after = self.pressure.deadline(self.max_wait)
         for row in due:
-            await self.foreground.give_way(not_after)  # acks first
+            await self.pressure.give_way(not_after)  # acks first
             budget_wait = self.maxcare.budget_wait_seconds()
             if budget_wait > 0:
                 # Task creation needs the budget more: skip this round, try again later.

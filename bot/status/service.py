@@ -1,4 +1,4 @@
-"""Live task status: cards rendered from MaxCare's answer, Refresh, `/task status`, `/task mine`."""
+"""Live task status: Refresh on cards, `/task status` and `/task mine`, from MaxCare's answer."""
 
 from __future__ import annotations
 
@@ -12,63 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db.store import Store
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task
-from bot.slack.text import escape
 from bot.status import views
+from bot.status.cards import TaskCards
 from bot.tasks import views as task_views
 
 log = logging.getLogger("bot.status")
 
 Respond = Callable[..., Awaitable[Any]]
-
-
-class TaskCards:
-    """Turns a task as MaxCare sent it, plus what the app knows locally, into its card."""
-
-    def __init__(self, *, store: Store) -> None:
-        self.store = store
-
-    def render(
-        self, task: Task, *, checked_at: datetime | None, note: str | None = None
-    ) -> dict[str, Any]:
-        """`text` and `blocks` for the task's card (chat.postMessage, chat.update, respond)."""
-        row = self.store.get_task(task.id) or {}
-        slack_by_provider: dict[str, str] = {}
-        sub = self.store.get_submission(row["view_id"]) if row.get("view_id") else None
-        if sub is not None:
-            pairs = zip(sub.assignee_ids, sub.assignee_user_ids, strict=False)
-            slack_by_provider = {pid: uid for pid, uid in pairs if uid}
-        missing = [p.id for p in task.assigned_providers if p.id not in slack_by_provider]
-        slack_by_provider.update(self.store.users_for_providers(missing))
-        people = [(p.display_name, slack_by_provider.get(p.id)) for p in task.assigned_providers]
-        data = task_views.CardData(
-            task_id=task.id,
-            note_id=task.note_id or row.get("note_id") or "—",
-            notes=task.notes or "",
-            status=task.status,
-            sync_status=task.sync_status,
-            creator_user_id=row.get("created_by") or "",
-            assignees=people,
-            updated_at=task.updated_at,
-            checked_at=checked_at,
-            sync_note=note,
-        )
-        return task_views.task_card(data)
-
-    def observe(self, task: Task, checked_at: datetime) -> dict[str, Any] | None:
-        """Remember what MaxCare said about a task the app created; returns its row."""
-        row = self.store.get_task(task.id)
-        if row is None:
-            return None
-        changes: dict[str, Any] = {
-            "status": task.status,
-            "sync_status": task.sync_status,
-            "maxcare_updated_at": task.updated_at.isoformat() if task.updated_at else None,
-            "checked_at": checked_at.isoformat(),
-        }
-        if task.sync_status == "synced" and row.get("follow_until"):
-            changes.update(follow_until=None, next_check_at=None)  # nothing left to follow
-        self.store.update_task(task.id, **changes)
-        return {**row, **changes}
 
 
 def following_note(row: dict[str, Any] | None, task: Task) -> str | None:
@@ -187,8 +137,7 @@ class StatusService:
         except MaxCareError as exc:
             return f":warning: Could not get `{task_id}`: {exc.user_message('the request')}."
         await self._observe(task, self.store.clock())
-        label = escape(task_views.status_label(task.status))
-        return f"`{task_id}` is now *{label}*, so it left this list."
+        return f"`{task_id}` is now *{views.status_text(task.status)}*, so it left this list."
 
 
 async def _say(respond: Respond | None, **message: Any) -> bool:

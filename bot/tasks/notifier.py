@@ -12,6 +12,7 @@ from bot.db.store import Store, Submission
 from bot.errors import Undeliverable
 from bot.maxcare import Task
 from bot.slack.failures import Failure, classify, describe
+from bot.status.cards import TaskCards
 from bot.tasks import views
 from bot.tasks.form import Destination
 from bot.tasks.prefill import Prefill
@@ -20,12 +21,13 @@ log = logging.getLogger("bot.confirm")
 
 
 
-class Confirmer:
+class Notifier:
     """Posts cards and notices through Slack, falling back to response_url, then to a DM."""
 
-    def __init__(self, *, slack: AsyncWebClient, store: Store) -> None:
+    def __init__(self, *, slack: AsyncWebClient, store: Store, cards: TaskCards) -> None:
         self.slack = slack
         self.store = store
+        self.cards = cards
 
     async def post_card(self, sub: Submission, task: Task) -> tuple[str, str | None]:
         """Post the confirmation card; returns (channel, ts) of where it went.
@@ -35,7 +37,7 @@ class Confirmer:
         moves on to the next at once; a transient failure is raised, for the worker to try the
         same ways again; Undeliverable when every way refused.
         """
-        card = views.task_card(self._card_data(sub, task))
+        card = self.cards.render(task, submission=sub)
         refused: list[str] = []
         if sub.channel_id:
             try:
@@ -56,7 +58,7 @@ class Confirmer:
                 f"I could not post in <#{sub.channel_id}>. "
                 "To get cards there, type `/invite @MaxCare Tasks` in that conversation."
             )
-        card = views.task_card(self._card_data(sub, task, invite_hint=hint))
+        card = self.cards.render(task, submission=sub, invite_hint=hint)
         plain = {"text": undelivered_text(task.id, sub.note_id, sub.channel_id)}
         for message in (card, plain):
             try:
@@ -86,33 +88,6 @@ class Confirmer:
         channel = str(opened["channel"]["id"])
         resp = await self.slack.chat_postMessage(channel=channel, **message)
         return channel, str(resp["ts"])
-
-    def _card_data(
-        self, sub: Submission, task: Task, invite_hint: str | None = None
-    ) -> views.CardData:
-        slack_by_provider = dict(zip(sub.assignee_ids, sub.assignee_user_ids, strict=False))
-        links = self.store.get_links(sub.assignee_user_ids)
-        people: list[tuple[str, str | None]] = []
-        seen = set()
-        for provider in task.assigned_providers:
-            uid = slack_by_provider.get(provider.id)
-            people.append((provider.display_name, uid))
-            seen.add(provider.id)
-        for pid, uid in slack_by_provider.items():
-            if pid not in seen:
-                link = links.get(uid)
-                people.append(((link.provider_name if link else None) or pid, uid))
-        return views.CardData(
-            task_id=task.id,
-            note_id=task.note_id or sub.note_id,
-            notes=task.notes if task.notes is not None else sub.notes,
-            status=task.status,
-            sync_status=task.sync_status,
-            creator_user_id=sub.user_id,
-            assignees=people,
-            invite_hint=invite_hint,
-            updated_at=task.updated_at,
-        )
 
     async def show_created(self, sub: Submission, task: Task) -> None:
         """Turn the still-open 'Creating…' modal into 'created'; a closed modal is fine."""

@@ -6,6 +6,10 @@ lease ran out. Its retry window counts from its ack. A POST that may have been a
 never followed by another until a lookup has answered (reconcile.py); when MaxCare stays down
 past the window the author is told the outcome is unknown, and the lookup goes on in the
 background, with backoff, until `reconcile_seconds` after the submission.
+
+Longer than 400 lines on purpose: one submission's whole life (hand-over, claim, create,
+reconcile, confirm, park) reads in order in one place; the retry deadlines and the lookup are
+already apart (retry.py, reconcile.py).
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from typing import Any
 from bot.db.store import STALE_PROVIDER, Store, Submission, default_owner
 from bot.maxcare import MaxCareAPIError, MaxCareClient, MaxCareError, NotFound, RateLimited, Task
 from bot.runtime.loops import forever
-from bot.runtime.pressure import Foreground
+from bot.runtime.pressure import RequestPressure
 from bot.slack.failures import describe
 from bot.tasks import retry
-from bot.tasks.notifier import Confirmer, Undeliverable
+from bot.tasks.notifier import Notifier, Undeliverable
 from bot.tasks.reconcile import find_created
 from bot.tasks.retry import GaveUp, Transient
 
@@ -67,34 +71,35 @@ class Outbox:
         *,
         store: Store,
         maxcare: MaxCareClient,
-        confirmer: Confirmer,
+        notifier: Notifier,
         retry_seconds: float = 600.0,
         reconcile_seconds: float = 86400.0,
         concurrency: int = 16,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        foreground: Foreground | None = None,
+        pressure: RequestPressure | None = None,
         owner: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        card_posted: Callable[[Task], None] = lambda task: None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
-        self.confirmer = confirmer
+        self.notifier = notifier
         self.retry_seconds = retry_seconds
         self.reconcile_seconds = reconcile_seconds
         self.sleep = sleep
         self.owner = owner or default_owner()
         self.lease_seconds = lease_seconds
         self._slots = asyncio.Semaphore(concurrency)
-        self.foreground = foreground or Foreground()
+        self.pressure = pressure or RequestPressure()
         self._running: dict[str, asyncio.Task[None]] = {}
-        # View ID -> held back until (foreground clock), oldest first. An OrderedDict: work
+        # View ID -> held back until (pressure clock), oldest first. An OrderedDict: work
         # starts from the front, and a plain dict slows down as its front is deleted.
         self._held: OrderedDict[str, float] = OrderedDict()
         self._releaser: asyncio.Task[None] | None = None
         self._accepting = True
         self._telling: set[asyncio.Task[None]] = set()  # "Queued" notices in flight
         self._loops: list[asyncio.Task[None]] = []
-        self.card_posted: Callable[[Task], None] = lambda task: None  # set by build_bot
+        self.card_posted = card_posted  # the follower's hook: a new card's sync is followed
 
     def enqueue(self, view_id: str) -> None:
         """Take on one submission unless it is already in hand; it starts when acks allow."""
@@ -102,17 +107,17 @@ class Outbox:
             return
         # Called before the ack is sent. Held while Slack requests keep arriving; with nothing
         # to give way to it starts now, not one task (one turn of the loop) later.
-        self._held[view_id] = self.foreground.deadline()
+        self._held[view_id] = self.pressure.deadline()
         self._start_ready()
         if self._held and self._releaser is None:
             self._releaser = asyncio.create_task(self._release_held(), name="outbox:release")
 
     def _start_ready(self) -> None:
         """Start held work, in order, while Slack requests are quiet or its wait is up."""
-        quiet = self.foreground.quiet
-        now = self.foreground.clock() + 0.001  # timers may fire a hair early
+        quiet = self.pressure.quiet
+        now = self.pressure.clock() + 0.001  # timers may fire a hair early
         # Only the front is looked at (deadlines are in order of arrival): this runs at every
-        # enqueue, and copying the whole list cost 33 µs a submission with 1,500 held.
+        # enqueue, and copying the whole held list each time grows with the backlog.
         while self._held:
             view_id, not_after = next(iter(self._held.items()))
             if not (quiet or not_after <= now):
@@ -124,7 +129,7 @@ class Outbox:
         """Start held work once Slack requests quiet down, or once its wait is up (in order)."""
         try:
             while self._held:
-                await self.foreground.give_way(next(iter(self._held.values())))
+                await self.pressure.give_way(next(iter(self._held.values())))
                 self._start_ready()
         finally:
             self._releaser = None
@@ -225,7 +230,7 @@ class Outbox:
             self.store.release_submission(view_id, self.owner)
             raise
         try:
-            await self.foreground.give_way(not_after)  # acks first: Slack waits 3 s for them
+            await self.pressure.give_way(not_after)  # acks first: Slack waits 3 s for them
             await self.process(view_id, not_after)
         except asyncio.CancelledError:
             # Free at once: another process (or this one after a restart) takes it up.
@@ -249,7 +254,7 @@ class Outbox:
             pass
         sub = self.store.get_submission(view_id)
         if sub is not None and sub.state == "pending":
-            self._background(self.confirmer.show_waiting(sub, WAITING_TEXT))
+            self._background(self.notifier.show_waiting(sub, WAITING_TEXT))
         await self._slots.acquire()
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -282,7 +287,7 @@ class Outbox:
             if fetched is None:
                 return
             task = fetched
-        await self.foreground.give_way(not_after)
+        await self.pressure.give_way(not_after)
         if self._still_mine(view_id):
             await self._confirm(sub, task)
 
@@ -320,7 +325,7 @@ class Outbox:
             nonlocal told_waiting
             if not told_waiting and not unknown:
                 told_waiting = True
-                await self.confirmer.show_waiting(sub, WAITING_TEXT)
+                await self.notifier.show_waiting(sub, WAITING_TEXT)
 
         async def attempt() -> Task:
             nonlocal look_first
@@ -378,7 +383,7 @@ class Outbox:
         self.store.update_submission(sub.view_id, state="unknown", ambiguous=1)
         if not told:
             log.warning("submission %s: outcome unknown; reconciling later", sub.view_id)
-            await self.confirmer.notify_unknown(sub, UNKNOWN_TEXT)
+            await self.notifier.notify_unknown(sub, UNKNOWN_TEXT)
         self._park(sub)
 
     async def _flag_missing_providers(self, sub: Submission) -> None:
@@ -400,7 +405,7 @@ class Outbox:
             sub.view_id, state="failed", last_error=reason, trace_id=trace_id
         )
         log.warning("submission %s failed for good (trace %s)", sub.view_id, trace_id)
-        await self.confirmer.notify_failure(sub, reason)
+        await self.notifier.notify_failure(sub, reason)
 
     # -- confirming ------------------------------------------------------------------------
 
@@ -431,7 +436,7 @@ class Outbox:
     async def _confirm(self, sub: Submission, task: Task) -> None:
         async def post() -> tuple[str, str | None]:
             try:
-                return await self.confirmer.post_card(sub, task)
+                return await self.notifier.post_card(sub, task)
             except Undeliverable:
                 raise
             except Exception as exc:  # transient by the notifier's sorting: same ways again
@@ -457,7 +462,7 @@ class Outbox:
             self._close(sub)
         log.info("submission %s confirmed as task %s", sub.view_id, task.id)
         self.card_posted(task)
-        await self.confirmer.show_created(sub, task)
+        await self.notifier.show_created(sub, task)
 
     def _close(self, sub: Submission) -> None:
         """The row is done; the EHR holds the task text now, so keep no copy of it."""

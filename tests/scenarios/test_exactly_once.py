@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
 from bot import ids
+from bot.db.store import utcnow
 from bot.tasks.outbox import GIVEN_UP_TEXT, NOT_THERE_TEXT, UNKNOWN_TEXT
-from tests.conftest import DOCTOR, NURSE, Harness
 from tests.support import payloads
-from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
+from tests.support.submissions import CHANNEL, new_view_id, submission
 
 
 def _link(h: Harness) -> None:
@@ -22,17 +24,10 @@ def _link(h: Harness) -> None:
 
 async def _submit(h: Harness, text: str = "Review the plan", view_id: str | None = None,
                   note: str | None = None) -> tuple[str, str]:
-    view_id, note = view_id or new_view_id(), note or note_id()
+    view_id, note = view_id or new_view_id(), note or h.maxcare.add_note()["id"]
     resp = await h.post(submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR]))
     assert resp.status_code == 200 and resp.json()["response_action"] == "update"
     return view_id, note
-
-
-async def _until(predicate: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def _posts(h: Harness) -> int:
@@ -46,9 +41,36 @@ def _told(h: Harness) -> str:
     return " ".join(str(c.params) for c in calls)
 
 
+class ShiftedClock:
+    """The database's wall clock, which a test can move forward (leases, windows, limits)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+async def short(make_harness: MakeHarness, clock: ShiftedClock) -> Harness:
+    """A one-second retry window, a one-hour reconcile limit, a clock the test moves."""
+    h = await make_harness(
+        tuning=replace(FAST, retry_seconds=1.0, now=clock), maxcare_reconcile_hours=1.0
+    )
+    _link(h)
+    return h
+
+
 async def _unknown_after_an_applied_post(h: Harness, text: str) -> tuple[str, str]:
     """MaxCare applies the POST and answers 503, then no lookup answers for the window."""
-    h.bot.outbox.retry_seconds = 1.0
     h.maxcare.fail_next("POST", "/tasks", 503, after_apply=True)
     h.maxcare.fail_next("GET", "/tasks", 503, times=100_000)
     view_id, note = await _submit(h, text)
@@ -60,16 +82,17 @@ async def _unknown_after_an_applied_post(h: Harness, text: str) -> tuple[str, st
 
 @pytest.mark.both_databases
 async def test_an_applied_post_then_an_outage_is_told_as_unknown_never_posted_twice(
-    harness: Harness,
+    short: Harness, clock: ShiftedClock
 ) -> None:
-    _link(harness)
+    harness = short
     view_id, _ = await _unknown_after_an_applied_post(harness, "Check the plan")
     told = _told(harness)
     assert UNKNOWN_TEXT[:40] in told and "was not created" not in told
     assert _posts(harness) == 1 and len(harness.maxcare.all_tasks()) == 1
 
     harness.maxcare.clear_faults()  # MaxCare is back: the background lookup adopts the task
-    await _until(lambda: harness.bot.outbox.sweep() > 0, "the sweep to take the row up again")
+    clock.advance(120)  # past the row's rest
+    assert harness.bot.outbox.sweep() == 1
     await harness.settle()
     sub = harness.bot.store.get_submission(view_id)
     assert sub is not None and sub.state == "created" and sub.confirmed_at and sub.notes == ""
@@ -81,10 +104,9 @@ async def test_an_applied_post_then_an_outage_is_told_as_unknown_never_posted_tw
 
 @pytest.mark.both_databases
 async def test_an_unknown_outcome_that_turns_out_absent_gives_the_draft_back(
-    harness: Harness,
+    short: Harness, clock: ShiftedClock
 ) -> None:
-    _link(harness)
-    harness.bot.outbox.retry_seconds = 1.0
+    harness = short
     harness.maxcare.fail_next("POST", "/tasks", 503)  # not applied, but nobody can know yet
     harness.maxcare.fail_next("GET", "/tasks", 503, times=100_000)
     view_id, _ = await _submit(harness, "Keep my words")
@@ -92,7 +114,8 @@ async def test_an_unknown_outcome_that_turns_out_absent_gives_the_draft_back(
     assert harness.bot.store.get_submission(view_id).state == "unknown"  # type: ignore[union-attr]
 
     harness.maxcare.clear_faults()
-    await _until(lambda: harness.bot.outbox.sweep() > 0, "the sweep to take the row up again")
+    clock.advance(120)
+    assert harness.bot.outbox.sweep() == 1
     await harness.settle()
     sub = harness.bot.store.get_submission(view_id)
     assert sub is not None and sub.state == "failed" and sub.notes == "Keep my words"
@@ -102,12 +125,12 @@ async def test_an_unknown_outcome_that_turns_out_absent_gives_the_draft_back(
 
 
 async def test_past_the_reconcile_limit_the_truth_is_told_and_a_resubmission_looks_first(
-    harness: Harness,
+    short: Harness, clock: ShiftedClock
 ) -> None:
-    _link(harness)
+    harness = short
     view_id, note = await _unknown_after_an_applied_post(harness, "Long outage")
-    harness.bot.outbox.reconcile_seconds = 0.0  # the limit has passed
-    await _until(lambda: harness.bot.outbox.sweep() > 0, "the sweep to take the row up again")
+    clock.advance(3600)  # MaxCare stays down past the reconcile limit
+    assert harness.bot.outbox.sweep() == 1
     await harness.settle()
     sub = harness.bot.store.get_submission(view_id)
     assert sub is not None and sub.state == "failed" and sub.ambiguous == 1
@@ -175,13 +198,13 @@ async def test_a_card_refused_everywhere_closes_the_row_and_says_so_in_plain_tex
 
 @pytest.mark.both_databases
 async def test_a_reopened_draft_of_an_unknown_outcome_is_looked_up_before_any_post(
-    harness: Harness,
+    short: Harness, clock: ShiftedClock
 ) -> None:
-    _link(harness)
+    harness = short
     harness.slack.fail("views.update", "not_found", times=100)  # the modal was closed
     view_id, note = await _unknown_after_an_applied_post(harness, "Reopen me")
-    harness.bot.outbox.reconcile_seconds = 0.0  # given up: the draft comes back with Reopen
-    await _until(lambda: harness.bot.outbox.sweep() > 0, "the sweep to take the row up again")
+    clock.advance(3600)  # given up: the draft comes back with Reopen
+    assert harness.bot.outbox.sweep() == 1
     await harness.settle()
     assert GIVEN_UP_TEXT[:40] in _told(harness)
 
@@ -205,3 +228,30 @@ async def test_a_reopened_draft_of_an_unknown_outcome_is_looked_up_before_any_po
     assert _posts(harness) == 1 and len(harness.maxcare.all_tasks()) == 1  # adopted, not POSTed
     sub = harness.bot.store.get_submission(reopened)
     assert sub is not None and sub.state == "created" and sub.confirmed_at
+
+
+async def test_during_an_outage_each_author_hears_within_their_own_window(
+    make_harness: MakeHarness, clock: ShiftedClock
+) -> None:
+    """More submissions than worker slots: those that waited for a slot are not given a window
+    of their own after it, and are told they are queued while they wait."""
+    h = await make_harness(tuning=replace(FAST, retry_seconds=60.0, now=clock))
+    _link(h)
+    h.maxcare.fail_next("POST", "/tasks", 429, times=100_000)  # never applied: drafts come back
+    views = [(await _submit(h, f"Task {n}"))[0] for n in range(20)]
+    waiting = views[16:]  # 16 worker slots: these four wait for one
+
+    def queued(view_id: str) -> bool:
+        return any(c.params.get("view_id") == view_id and "Queued" in str(c.params)
+                   for c in h.slack.calls("views.update"))
+
+    deadline = time.monotonic() + 30
+    while not all(queued(v) for v in waiting):
+        assert time.monotonic() < deadline, "the waiting ones were never told they are queued"
+        await asyncio.sleep(0.05)
+    clock.advance(61)  # every submission's own window has passed, the waiting ones' too
+    await asyncio.wait_for(h.settle(), 30)  # nobody starts a fresh window after their wait
+    for view_id in views:
+        sub = h.bot.store.get_submission(view_id)
+        assert sub is not None and sub.state == "failed" and sub.notes.startswith("Task")
+    assert h.maxcare.all_tasks() == []

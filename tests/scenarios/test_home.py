@@ -1,4 +1,4 @@
-"""The App Home tab (issue 6): link status, Create task, recent tasks, the admin summary."""
+"""The App Home tab: link status, Create task, recent tasks, the admin summary."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import pytest
 import yaml
 
 from bot import ids
-from tests.conftest import ADMIN, NURSE, Harness
 from tests.support import ROOT, payloads
-from tests.support.status import STRANGER, create_task, link_people, texts
+from tests.support.harness import ADMIN, NURSE, Harness, MakeHarness
+from tests.support.status import STRANGER, create_task, following_harness, texts
 
 MANIFEST = ROOT / "manifest.yml"
 
 
 @pytest.fixture
-def h(harness: Harness) -> Harness:
-    link_people(harness)
-    return harness
+async def h(make_harness: MakeHarness) -> Harness:
+    return await following_harness(make_harness)
 
 
 async def open_home(h: Harness, user_id: str, tab: str = "home") -> dict[str, Any]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from bot import ids
-from bot.app import slack_client
 from bot.db.store import STALE_PROVIDER
 from bot.links.service import AdminCheck
 from bot.settings import Settings
-from tests.conftest import ADMIN, DOCTOR, NURSE, Harness
+from bot.slack.client import slack_client
 from tests.support import ROOT, payloads
 from tests.support.fakes import FakeSlack
+from tests.support.harness import ADMIN, DOCTOR, FAST, NURSE, Harness, MakeHarness, ManualClock
 
 CAROL = "UCAROL"
 OWNER = "UOWNER"
@@ -28,6 +29,10 @@ UNKNOWN_PRV = "prv_" + "0" * 32
 
 @pytest.fixture
 def h(harness: Harness) -> Harness:
+    return with_people(harness)
+
+
+def with_people(harness: Harness) -> Harness:
     """Nurse and doctor linked; Carol (unlinked) has a provider; an owner, a deleted user, a bot."""
     harness.link(NURSE, harness.nurse_provider)
     harness.link(DOCTOR, harness.doctor_provider)
@@ -317,15 +322,14 @@ async def test_link_modal_submitted_by_a_non_admin_changes_nothing(h: Harness) -
     assert CAROL not in table(h) and h.maxcare.requests() == []
 
 
-async def test_provider_options_are_cached_briefly(h: Harness) -> None:
-    assert h.bot.admin is not None
-    now = [0.0]
-    h.bot.admin.clock = lambda: now[0]
+async def test_provider_options_are_cached_briefly(make_harness: MakeHarness) -> None:
+    clock = ManualClock()
+    h = with_people(await make_harness(tuning=replace(FAST, cache_clock=clock)))
     first, _ = await options(h, "Diaz ")
     second, elapsed = await options(h, "diaz")
     assert first == second and elapsed < 0.5
     assert len(h.maxcare.requests("GET", "/providers")) == 1
-    now[0] += 61
+    clock.advance(61)
     await options(h, "diaz")
     assert len(h.maxcare.requests("GET", "/providers")) == 2
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
 import yaml
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
 from bot import ids
-from tests.conftest import NURSE, Harness
 from tests.support import ROOT, payloads
+from tests.support.harness import NURSE, Harness
 
 MANIFEST = ROOT / "manifest.yml"
+# What Bolt injects into a listener, by parameter name.
+BOLT_ARGUMENTS = set(inspect.signature(AsyncArgs.__init__).parameters) - {"self", "next", "kwargs"}
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +122,19 @@ async def test_an_undeclared_shortcut_opens_nothing(harness: Harness) -> None:
     assert len(opened) == 1
     blocks = {b.get("block_id") for b in opened[0].params["view"]["blocks"]}
     assert ids.DESTINATION_BLOCK not in blocks
+
+
+async def test_every_registered_listener_asks_only_for_what_bolt_injects(
+    harness: Harness,
+) -> None:
+    # Bolt injects by parameter name: a misspelt one arrives as None with only a warning, and a
+    # keyword-only one never arrives. Each listener is a bound method of its feature's class.
+    listeners = [listener.ack_function for listener in harness.bot.app._async_listeners]
+    assert all(inspect.ismethod(function) for function in listeners), listeners
+    features = {type(function.__self__).__name__ for function in listeners}
+    assert features == {"TaskListeners", "StatusListeners", "HomeListeners", "LinkListeners"}
+    for function in listeners:
+        spec = inspect.getfullargspec(inspect.unwrap(function))
+        assert spec.args[0] == "self", function  # the one Bolt skips
+        assert set(spec.args[1:]) <= BOLT_ARGUMENTS, (function, spec.args)
+        assert not spec.kwonlyargs and spec.varargs is None and spec.varkw is None, function

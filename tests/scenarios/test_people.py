@@ -6,8 +6,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot import ids
-from tests.conftest import DOCTOR, NURSE, Harness
 from tests.support import payloads
+from tests.support.harness import DOCTOR, NURSE, Harness
 
 
 def _notes_of(view: dict) -> str:

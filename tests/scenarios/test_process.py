@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from bot import ids
-from tests.conftest import DOCTOR, NURSE, env_for
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, NURSE, env_for
 from tests.support.processes import clean_env, free_port
 
 NOTE = "nte_" + "3cc7" * 8
@@ -80,6 +80,7 @@ def test_whole_flow_over_http_then_sigterm(
     health = httpx.get(f"{app_process.url}/healthz", timeout=5)
     assert health.json()["database"] is True
 
+    maxcare.add_note(NOTE)
     nurse = maxcare.add_provider(first_name="Nina", last_name="Nurse", roles=("Nurse",))
     doctor = maxcare.add_provider(first_name="James", last_name="Wilson",
                                   display_first_name="Dr. James", display_last_name="Wilson, MD")

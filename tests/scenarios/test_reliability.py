@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.db import open_store
+from bot.db.store import Store, utcnow
 from bot.maxcare import MaxCareClient
+from bot.settings import Settings
 from bot.tasks.outbox import WAITING_TEXT
-from tests.conftest import DOCTOR, NURSE, Harness
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare
-from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
+from tests.support.submissions import CHANNEL, new_view_id, submission
 
 
 def _link(h: Harness) -> None:
@@ -24,7 +29,7 @@ def _link(h: Harness) -> None:
 
 
 async def _submit(h: Harness, text: str = "Review the plan") -> tuple[str, str]:
-    view_id, note = new_view_id(), note_id()
+    view_id, note = new_view_id(), h.maxcare.add_note()["id"]
     resp = await h.post(submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR]))
     assert resp.status_code == 200
     assert resp.json()["response_action"] == "update"
@@ -110,10 +115,10 @@ async def test_maxcare_down_then_back_shows_queued_and_creates_once(harness: Har
 
 
 async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
-    harness: Harness,
+    make_harness: MakeHarness,
 ) -> None:
+    harness = await make_harness(tuning=replace(FAST, retry_seconds=1.0))
     _link(harness)
-    harness.bot.outbox.retry_seconds = 1.0
     # Refused with 429 throughout: certainly not applied, so the draft comes back (a 5xx
     # leaves the outcome unknown instead: tests/scenarios/test_exactly_once.py).
     harness.maxcare.fail_next("POST", "/tasks", 429, times=1000)
@@ -130,7 +135,7 @@ async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
 @pytest.mark.both_databases
 async def test_concurrent_double_submission_creates_one_task(harness: Harness) -> None:
     _link(harness)
-    view_id, note = new_view_id(), note_id()
+    view_id, note = new_view_id(), harness.maxcare.add_note()["id"]
     signed = submission(view_id=view_id, note=note, notes="Double click", assignees=[DOCTOR])
     answers = await asyncio.gather(*(harness.post(signed) for _ in range(4)))
     assert all(a.status_code == 200 for a in answers)
@@ -171,7 +176,7 @@ async def test_burst_of_three_times_the_budget_provokes_no_429() -> None:
             made = await asyncio.gather(
                 *(
                     client.create_task(
-                        note_id=note_id(),
+                        note_id=fake.add_note()["id"],
                         provider_id=doctor["id"],
                         notes=f"task {i}",
                         assignee_ids=[doctor["id"]],
@@ -197,22 +202,14 @@ async def test_client_paths_keep_the_version(base: str) -> None:
         assert httpx.URL(fake.url).path == "/v4"
 
 
-def _client_like(h: Harness, **overrides: object) -> MaxCareClient:
-    options: dict[str, object] = {
-        "base_url": h.maxcare.url, "api_key": h.maxcare.api_key,
-        "organization_id": h.maxcare.organization_id,
-    }
-    options.update(overrides)
-    return MaxCareClient(**options)  # type: ignore[arg-type]
-
-
-async def test_timeout_after_which_maxcare_still_creates_the_task(harness: Harness) -> None:
+async def test_timeout_after_which_maxcare_still_creates_the_task(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(maxcare_timeout_seconds=0.3)
     _link(harness)
-    harness.bot.outbox.maxcare = _client_like(harness, timeout=0.3)
     harness.maxcare.delay_next("POST", "/tasks", 1.0, after_apply=True)
     view_id, note = await _submit(harness)
     await harness.settle()
-    await harness.bot.outbox.maxcare.aclose()
     _assert_exactly_once(harness, view_id)
     assert len(harness.maxcare.requests("POST", "/tasks")) == 1
     assert harness.maxcare.requests("GET", "/tasks")[0].query["noteId"] == note
@@ -235,27 +232,20 @@ class RefuseFirst(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def test_connection_refused_is_retried_without_looking(harness: Harness) -> None:
+async def test_connection_refused_is_retried_without_looking(make_harness: MakeHarness) -> None:
+    harness = await make_harness(maxcare_transport=RefuseFirst(6))
     _link(harness)
-    harness.bot.outbox.maxcare = _client_like(
-        harness, transport=RefuseFirst(6), sleep=fast_sleep_for_tests
-    )
     view_id, _ = await _submit(harness)
     await harness.settle()
-    await harness.bot.outbox.maxcare.aclose()
     _assert_exactly_once(harness, view_id)
     # Refused connections cannot have created anything: no lookup was needed.
     assert harness.maxcare.requests("GET", "/tasks") == []
 
 
-async def fast_sleep_for_tests(seconds: float) -> None:
-    await asyncio.sleep(min(seconds, 0.01))
-
-
 @pytest.mark.both_databases
-async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
-    from datetime import timedelta
-
+async def test_expired_drafts_lose_their_text(make_harness: MakeHarness) -> None:
+    later = [timedelta(0)]  # how far the database's clock is ahead of the real one
+    harness = await make_harness(tuning=replace(FAST, now=lambda: utcnow() + later[0]))
     _link(harness)
     harness.maxcare.fail_next("POST", "/tasks", 404, body={
         "code": "not_found", "message": "Note not found", "trace_id": "t-1",
@@ -265,8 +255,7 @@ async def test_expired_drafts_lose_their_text(harness: Harness) -> None:
     store = harness.bot.store
     assert store.get_submission(view_id).notes == "Old draft text"  # type: ignore[union-attr]
     assert harness.bot.outbox.purge_drafts() == 0  # still fresh
-    real_clock = store.clock
-    store.clock = lambda: real_clock() + timedelta(days=8)
+    later[0] = timedelta(days=8)
     assert harness.bot.outbox.purge_drafts() == 1
     sub = store.get_submission(view_id)
     assert sub is not None and sub.notes == "" and sub.state == "expired"
@@ -298,7 +287,8 @@ async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
     assert doctor is not None and doctor.stale_reason == "provider_not_found"
     assert nurse is not None and nurse.stale_reason is None
     resp = await harness.post(submission(
-        view_id=new_view_id(), note=note_id(), notes="Again", assignees=[DOCTOR]
+        view_id=new_view_id(), note=harness.maxcare.add_note()["id"], notes="Again",
+        assignees=[DOCTOR],
     ))
     assert resp.json()["response_action"] == "errors"
     assert "Cannot be assigned" in resp.json()["errors"]["assignees"]
@@ -355,20 +345,20 @@ async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness
     _link(h)
     # Two Slack requests in hand the whole time: busy without a gap. (A stream of real requests
     # made this timing-dependent: any 50 ms hiccup on a loaded machine let the work go early.)
-    foreground = h.bot.outbox.foreground
-    foreground.enter()
-    foreground.enter()
+    pressure = h.bot.pressure
+    pressure.enter()
+    pressure.enter()
     try:
         acked = time.monotonic()
         view_id, _ = await _submit(h)
         while not h.maxcare.requests("POST", "/tasks") and time.monotonic() - acked < 3.0:
             await asyncio.sleep(0.02)
         posted = time.monotonic() - acked
-        assert foreground.busy  # still busy: the deadline released it
+        assert pressure.busy  # still busy: the deadline released it
         assert 1.8 <= posted < 3.0
     finally:
-        foreground.leave()
-        foreground.leave()
+        pressure.leave()
+        pressure.leave()
     await asyncio.wait_for(h.settle(), 5)
     _assert_exactly_once(h, view_id)
 
@@ -376,9 +366,9 @@ async def test_held_work_waits_at_most_two_seconds_from_its_ack(harness: Harness
 async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
     h = harness
     _link(h)
-    foreground = h.bot.outbox.foreground
-    foreground.enter()  # two Slack requests in hand: busy, whatever the machine's hiccups
-    foreground.enter()
+    pressure = h.bot.pressure
+    pressure.enter()  # two Slack requests in hand: busy, whatever the machine's hiccups
+    pressure.enter()
     try:
         view_id, _ = await _submit(h)
         await asyncio.sleep(0.2)
@@ -386,27 +376,33 @@ async def test_stopping_starts_held_work_at_once(harness: Harness) -> None:
         await h.bot.outbox.stop(grace=5)  # SIGTERM: no more acks to give way to
         assert len(h.maxcare.requests("POST", "/tasks")) == 1
     finally:
-        foreground.leave()
-        foreground.leave()
+        pressure.leave()
+        pressure.leave()
     _assert_exactly_once(h, view_id)
 
 
-@pytest.mark.both_databases
-async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The submission turns "created" in the same commit as its task row, or not at all."""
-    _link(harness)
-    store = harness.bot.store
-    real_record = store.record_task
+def fails_to_record_once(store: Store) -> Store:
+    """The database (either backend), its first write of a task row failing (a disk error)."""
     failures = [sqlite3.OperationalError("disk I/O error")]
+    record = store.record_task
 
     def record_task(**row: Any) -> None:
         if failures:
             raise failures.pop()
-        real_record(**row)
+        record(**row)
 
-    monkeypatch.setattr(store, "record_task", record_task)
+    store.record_task = record_task  # type: ignore[method-assign]
+    return store
+
+
+@pytest.mark.both_databases
+async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
+    make_harness: MakeHarness, settings: Settings
+) -> None:
+    """The submission turns "created" in the same commit as its task row, or not at all."""
+    store = fails_to_record_once(open_store(settings))
+    harness = await make_harness(store=store)
+    _link(harness)
     view_id, _ = await _submit(harness)
     await harness.settle()
     sub = store.get_submission(view_id)

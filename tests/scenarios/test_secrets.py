@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import env_for
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 from tests.support.processes import App
 
 SECRET_NOTES = "Patient Jane Roe DOB 1961-02-03 needs plan for melanoma"

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, parse_qsl
 import httpx
 import pytest
 
-from tests.conftest import DOCTOR, NURSE
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, NURSE
 from tests.support.processes import App
-from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+from tests.support.submissions import CHANNEL, new_view_id, submission
 
 
 def _wait(condition: object, what: str, app: App, timeout: float = 15.0) -> None:
@@ -51,7 +51,8 @@ def test_socket_mode_whole_flow(slack: FakeSlack, maxcare: FakeMaxCare, tmp_path
         _wait(lambda: slack.calls("views.open"), "views.open", app)
 
         signed, _ = submission(
-            view_id=new_view_id(), note=note_id(), notes="Via the socket", assignees=[DOCTOR]
+            view_id=new_view_id(), note=maxcare.add_note()["id"], notes="Via the socket",
+            assignees=[DOCTOR],
         )
         slack.socket_send("interactive", json.loads(parse_qs(signed)["payload"][0]))
         _wait(lambda: [c for c in slack.calls("chat.postMessage")

@@ -1,9 +1,11 @@
-"""Live status (issue 6): Refresh, the sync follower, `/task status`, `/task mine`, odd statuses."""
+"""Live status: Refresh, the sync follower, `/task status`, `/task mine`, odd statuses."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,14 +13,15 @@ import pytest
 from bot import ids
 from bot.app import build_bot
 from bot.settings import Settings
-from bot.status import follower as follower_module
-from tests.conftest import DOCTOR, NURSE, Harness, fast_sleep
 from tests.support import payloads
+from tests.support.harness import DOCTOR, NURSE, Harness, MakeHarness, ManualClock
 from tests.support.status import (
+    FAST_FOLLOW,
     STRANGER,
     click_card_refresh,
     click_ephemeral,
     create_task,
+    following_harness,
     link_people,
     texts,
     wait_for_update,
@@ -29,9 +32,8 @@ from tests.support.status import (
 
 
 @pytest.fixture
-def h(harness: Harness) -> Harness:
-    link_people(harness)
-    return harness
+async def h(make_harness: MakeHarness) -> Harness:
+    return await following_harness(make_harness)
 
 
 async def test_refresh_updates_the_same_card_for_anyone_in_the_channel(h: Harness) -> None:
@@ -141,9 +143,8 @@ async def test_a_failed_sync_is_shown_prominently_with_what_to_do(h: Harness) ->
     assert row is not None and row["follow_until"] is not None  # still watching for a retry
 
 
-async def test_following_is_bounded_in_time(h: Harness) -> None:
-    assert h.bot.follower is not None
-    h.bot.follower.follow_seconds = 0.4
+async def test_following_is_bounded_in_time(make_harness: MakeHarness) -> None:
+    h = await following_harness(make_harness, follow_seconds=0.4)
     h.maxcare.default_sync_status = "pending"
     card = await create_task(h)
 
@@ -158,45 +159,58 @@ async def test_following_is_bounded_in_time(h: Harness) -> None:
 
 
 async def test_follower_waits_while_the_budget_is_spent(
-    h: Harness, monkeypatch: pytest.MonkeyPatch
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(h.bot.maxcare, "budget_wait_seconds", lambda: 0.5)
+    caplog.set_level(logging.INFO, logger="bot.follower")
+    # A budget of one request a window, on a clock that moves when this test says: the POST
+    # that creates the task spends it, and it stays spent until the clock moves on.
+    budget = ManualClock()
+    h = link_people(await make_harness(
+        tuning=replace(FAST_FOLLOW, maxcare_clock=budget),
+        maxcare_rate_limit_per_minute=1,
+        maxcare_rate_window_seconds=0.5,
+    ))
     h.maxcare.default_sync_status = "pending"
     card = await create_task(h)  # task creation itself is not held up by the follower
     h.maxcare.set_task(card.task_id, syncStatus="synced")
-    started = time.monotonic()
-    await wait_until(lambda: time.monotonic() - started > 0.4)
+    assert h.bot.maxcare.budget_wait_seconds() > 0
+
+    def skipped() -> bool:
+        return any(
+            r.name == "bot.follower" and "rate budget" in r.getMessage() for r in caplog.records
+        )
+
+    await wait_until(skipped)  # a round came due and gave way to the spent budget
     assert h.maxcare.requests("GET") == []  # the follower skipped its rounds
 
-    monkeypatch.undo()
+    budget.advance(1.0)  # the window has passed: the budget is back
     await wait_for_update(h, "Synced to EHR", timeout=5)
 
 
 async def test_follower_checks_give_way_to_slack_requests_but_are_not_starved(
-    h: Harness, monkeypatch: pytest.MonkeyPatch
+    make_harness: MakeHarness,
 ) -> None:
-    monkeypatch.setattr(follower_module, "FOLLOW_MAX_WAIT", 0.8)
+    h = await following_harness(make_harness, follow_max_wait=0.8)
     h.maxcare.default_sync_status = "pending"
-    foreground = h.bot.outbox.foreground
+    pressure = h.bot.pressure
     await create_task(h)
-    foreground.enter()
-    foreground.enter()  # two requests in hand: the app is busy answering Slack
+    pressure.enter()
+    pressure.enter()  # two requests in hand: the app is busy answering Slack
     try:
         started = time.monotonic()
         await wait_until(lambda: time.monotonic() - started > 0.4)
         assert h.maxcare.requests("GET") == []  # due checks wait behind the acks...
         await wait_until(lambda: bool(h.maxcare.requests("GET")), timeout=3)
-        assert time.monotonic() - started < 2.5  # ...but only up to FOLLOW_MAX_WAIT a round
+        assert time.monotonic() - started < 2.5  # ...but only up to follow_max_wait a round
     finally:
-        foreground.leave()
-        foreground.leave()
+        pressure.leave()
+        pressure.leave()
 
 
 async def test_follower_resumes_after_a_restart(h: Harness, settings: Settings) -> None:
     h.maxcare.default_sync_status = "pending"
     first = await create_task(h)
     second = await create_task(h, "Second task")
-    assert h.bot.follower is not None
     await h.bot.follower.stop()  # the process dies; the schedule stays in the database
     # The second card was posted but the app died before it started following it.
     h.bot.store.update_task(second.task_id, follow_until=None, next_check_at=None,
@@ -205,16 +219,12 @@ async def test_follower_resumes_after_a_restart(h: Harness, settings: Settings) 
     h.maxcare.set_task(second.task_id, syncStatus="synced")
     posts = len(h.slack.calls("chat.postMessage"))
 
-    bot = await build_bot(settings, retry_seconds=5.0, sleep=fast_sleep)
+    bot = await build_bot(settings, tuning=FAST_FOLLOW)
     try:
-        assert bot.follower is not None
-        bot.follower.first_delay = 0.05
         await bot.start()
         await wait_until(lambda: len(h.slack.calls("chat.update")) >= 2)
     finally:
         await bot.close(grace=1.0)
-        if bot.slack.session:
-            await bot.slack.session.close()
     updated = {(c.params["channel"], c.params["ts"]) for c in h.slack.calls("chat.update")}
     assert updated == {(first.channel, first.ts), (second.channel, second.ts)}
     assert all("Synced to EHR" in texts(c.params) for c in h.slack.calls("chat.update"))
@@ -248,9 +258,11 @@ async def test_status_shows_the_live_card_privately(h: Harness) -> None:
     assert "created by" not in shown  # made outside Slack: the creator is unknown
 
 
-async def test_status_news_also_updates_the_card_in_the_channel(h: Harness) -> None:
-    assert h.bot.follower is not None
-    h.bot.follower.first_delay = 60.0  # only /task status will notice the change
+async def test_status_news_also_updates_the_card_in_the_channel(
+    make_harness: MakeHarness,
+) -> None:
+    # The follower's first check comes too late: only /task status will notice the change.
+    h = await following_harness(make_harness, follow_first_delay=60.0)
     h.maxcare.default_sync_status = "pending"
     card = await create_task(h)
     h.maxcare.set_task(card.task_id, status="in_progress", syncStatus="synced")

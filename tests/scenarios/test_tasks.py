@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.app import SLACK_KEEPALIVE_SECONDS
+from bot.slack.client import SLACK_KEEPALIVE_SECONDS
 from bot.slack.text import TRUNCATION_MARKER
-from tests.conftest import ADMIN, DOCTOR, NURSE, Harness
 from tests.support import payloads
 from tests.support.fakes import Call, FakeSlack
+from tests.support.harness import ADMIN, DOCTOR, NURSE, Harness
 
 NOTE = "nte_3cc73cb69c59403ca9108af6c5693b25"
 NOTE_UUID = "3CC73CB6-9C59-403C-A910-8AF6C5693B25"
@@ -31,6 +31,7 @@ def h(harness: Harness) -> Harness:
     harness.link(NURSE, harness.nurse_provider)
     harness.link(DOCTOR, harness.doctor_provider)
     harness.slack.add_user(STRANGER, name="pstranger", real_name="Pat Stranger")
+    harness.maxcare.add_note(NOTE)
     return harness
 
 

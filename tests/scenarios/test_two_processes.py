@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOCTOR, NURSE
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import DOCTOR, NURSE
 from tests.support.processes import App
 from tests.support.submissions import CHANNEL
 

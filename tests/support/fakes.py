@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
+from tests.support import payloads, slack_rules
+
 
 class _ThreadedServer:
     """An aiohttp app served on 127.0.0.1:0 from its own event loop in a daemon thread."""
@@ -129,6 +131,20 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    error: str | None = None  # the fake's refusal, if it refused (injected faults too)
+
+
+@dataclass
+class _Trigger:
+    issued: float  # on the fake's clock
+    view_id: str | None  # the view the interaction happened in
+    used: bool = False
+
+
+@dataclass
+class _Hook:
+    issued: float  # on the fake's clock
+    posts: int = 0
 
 
 @dataclass
@@ -147,13 +163,26 @@ DROP, DROP_AFTER = "__drop__", "__drop_after__"
 _JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
 
 
+def _invalid(error: str, problems: list[str]) -> dict[str, Any]:
+    """A refusal with Slack's explanation of what was wrong."""
+    return {"ok": False, "error": error, "response_metadata": {"messages": problems}}
+
+
 def _random_id(prefix: str, length: int = 10) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 class FakeSlack(_ThreadedServer):
-    """A fake Slack Web API that records every call and can inject faults."""
+    """A fake Slack Web API that records every call, can inject faults, and refuses what Slack
+    refuses: spent, expired or unknown triggers, unknown or closed views, invalid Block Kit,
+    methods it does not serve or the manifest's scopes do not cover, overused response_urls.
+
+    Triggers and views are learnt from the payload builders (tests.support.payloads), which
+    play Slack's part of an interaction, and from `new_trigger_id`. `clock` (monotonic seconds)
+    times trigger and response_url expiry; `scopes` defaults to the manifest's bot scopes;
+    `accept_any_trigger` is for fakes in another process, which cannot hear of issued triggers.
+    """
 
     token = "xoxb-test-token"
     team_id = "T0TEAM"
@@ -162,16 +191,40 @@ class FakeSlack(_ThreadedServer):
     bot_user_id = "UBOT"
     bot_id = "BBOT"
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        scopes: Iterable[str] | None = None,
+        accept_any_trigger: bool = False,
+    ) -> None:
         super().__init__()
+        self.clock = clock
+        self.scopes = frozenset(scopes) if scopes is not None else slack_rules.manifest_scopes()
+        self.accept_any_trigger = accept_any_trigger
         self._calls: list[Call] = []
         self._faults: list[_SlackFault] = []
         self._channel_errors: dict[str, str] = {}
         self._response_url_faults: dict[str, tuple[int, int | None]] = {}
         self._users: dict[str, dict[str, Any]] = {}
-        self._views: dict[str, dict[str, Any]] = {}
+        self._views: dict[str, dict[str, Any]] = {}  # open views (modals and Home tabs)
+        self._home: dict[str, str] = {}  # user ID -> their Home tab's view ID
+        self._triggers: dict[str, _Trigger] = {}
+        self._hooks: dict[str, _Hook] = {}
+        self._envelopes: dict[str, Any] = {}  # Socket Mode payloads sent and not yet acked
         self._ts_counter = 0
         self._sockets: list[web.WebSocketResponse] = []
+
+    def start(self) -> Self:
+        """Start serving and hear of the triggers and views the payload builders issue."""
+        super().start()
+        payloads.listen(self._hear)
+        return self
+
+    def stop(self) -> None:
+        """Stop hearing of triggers and views, and stop serving."""
+        payloads.unlisten(self._hear)
+        super().stop()
 
     @property
     def api_url(self) -> str:
@@ -179,8 +232,65 @@ class FakeSlack(_ThreadedServer):
         return f"{self.base}/api/"
 
     def response_url(self, name: str) -> str:
-        """A response_url whose posts are recorded as `response_url:<name>`."""
+        """A response_url, issued now, whose posts are recorded as `response_url:<name>`."""
+        with self._lock:
+            self._hooks.setdefault(name, _Hook(self.clock()))
         return f"{self.base}/response/{name}"
+
+    # --- what Slack issued -----------------------------------------------------------------
+
+    def _hear(self, kind: str, subject: Any, detail: Any) -> None:
+        """A payload builder issued a trigger or showed a view (see payloads.listen)."""
+        with self._lock:
+            if kind == "trigger":
+                self._triggers[subject] = _Trigger(self.clock(), detail)
+            elif kind == "view" and isinstance(subject, dict) and subject.get("id"):
+                self._views[str(subject["id"])] = copy.deepcopy(subject)
+
+    def new_trigger_id(self, view_id: str | None = None) -> str:
+        """A trigger_id issued now, as by an interaction (in view `view_id` if given)."""
+        trigger = payloads.new_trigger_id(view_id)
+        self._hear("trigger", trigger, view_id)
+        return trigger
+
+    def close_view(self, view_id: str) -> None:
+        """The person closed the modal (or an ack closed it): views.update then finds nothing."""
+        with self._lock:
+            self._views.pop(view_id, None)
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        """The open view with this ID as the fake holds it, or None when unknown or closed."""
+        with self._lock:
+            found = self._views.get(view_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def acked(self, body: str, answer: str, status: int = 200) -> None:
+        """Learn from the app's HTTP answer to a signed body which modals it closed."""
+        if status != 200:
+            return  # Slack shows an error and the modal stays as it was
+        try:
+            payload = json.loads(dict(parse_qsl(body)).get("payload", ""))
+            ack = json.loads(answer) if answer.strip() else {}
+        except ValueError:
+            return
+        self._learn_from_ack(payload, ack)
+
+    def _learn_from_ack(self, payload: Any, ack: Any) -> None:
+        """A view_submission's plain ack closes its view; `clear` closes its whole stack."""
+        if not isinstance(payload, dict) or payload.get("type") != "view_submission":
+            return
+        view = payload["view"] if isinstance(payload.get("view"), dict) else {}
+        action = ack.get("response_action") if isinstance(ack, dict) else None
+        view_id = str(view.get("id") or "")
+        if action is None:  # a plain ack closes the submitted view
+            self.close_view(view_id)
+        elif action == "clear":  # every view of the stack
+            root = str(view.get("root_view_id") or view_id)
+            with self._lock:
+                stack = [v for v, held in self._views.items()
+                         if v in (view_id, root) or held.get("root_view_id") == root]
+            for one in stack:
+                self.close_view(one)
 
     def _make_app(self) -> web.Application:
         app = web.Application()
@@ -205,6 +315,8 @@ class FakeSlack(_ThreadedServer):
                 ack = json.loads(message.data)
                 with self._lock:
                     self._calls.append(Call("socket_ack", ack))
+                    sent = self._envelopes.pop(str(ack.get("envelope_id")), None)
+                self._learn_from_ack(sent, ack.get("payload") or {})
         with self._lock:
             self._sockets.remove(ws)
         return ws
@@ -224,6 +336,7 @@ class FakeSlack(_ThreadedServer):
         }
         with self._lock:
             sockets = list(self._sockets)
+            self._envelopes[envelope_id] = payload
         if not sockets or self._loop is None:
             raise AssertionError("no Socket Mode connection")
         asyncio.run_coroutine_threadsafe(sockets[-1].send_json(envelope), self._loop).result(5)
@@ -339,7 +452,8 @@ class FakeSlack(_ThreadedServer):
             self._faults.append(_SlackFault(method, "ratelimited", times, None, retry_after))
 
     def set_channel_access(self, channel: str, error: str | None) -> None:
-        """Make chat.postMessage to `channel` fail with `error` until reset with None."""
+        """Make chat.postMessage, chat.postEphemeral and chat.update in `channel` (and
+        conversations.info of it) fail with `error` until reset with None."""
         with self._lock:
             if error is None:
                 self._channel_errors.pop(channel, None)
@@ -388,42 +502,58 @@ class FakeSlack(_ThreadedServer):
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._read_params(request)
-        with self._lock:
-            self._calls.append(Call(method, params))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
-        if method == "apps.connections.open":
-            if token != self.app_token:
-                return web.json_response({"ok": False, "error": "invalid_auth"})
-            ws_url = self.base.replace("http://", "ws://") + "/socket"
-            return web.json_response({"ok": True, "url": ws_url})
-        if token != self.token:
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        fault = self._take_fault(method, params)
-        if fault is not None and fault.retry_after is not None:
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"},
-                status=429,
-                headers={"Retry-After": str(fault.retry_after)},
-            )
-        if fault is not None and fault.error in (DROP, DROP_AFTER):
-            if fault.error == DROP_AFTER:
-                await self._respond(method, params)
+        answer, headers, drop = self._api_answer(method, params, token)
+        error = None if answer.get("ok") else str(answer.get("error"))
+        with self._lock:  # recorded once handled, so a test that waited for it sees the outcome
+            self._calls.append(Call(method, params, error))
+        if drop:
             assert request.transport is not None
             request.transport.close()  # the client sees the connection reset, no answer
             return web.Response(status=500)
-        if fault is not None:
-            return web.json_response({"ok": False, "error": fault.error})
-        return await self._respond(method, params)
+        status = 429 if "Retry-After" in headers else 200
+        return web.json_response(answer, status=status, headers=headers)
 
-    async def _respond(self, method: str, params: dict[str, Any]) -> web.Response:
-        if method == "chat.postMessage":
+    def _api_answer(
+        self, method: str, params: dict[str, Any], token: Any
+    ) -> tuple[dict[str, Any], dict[str, str], bool]:
+        """The answer to one Web API call, its extra headers, and whether to drop it unsent."""
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return {"ok": False, "error": "invalid_auth"}, {}, False
+            ws_url = self.base.replace("http://", "ws://") + "/socket"
+            return {"ok": True, "url": ws_url}, {}, False
+        if method not in slack_rules.METHOD_SCOPES:
+            return {"ok": False, "error": "unknown_method"}, {}, False
+        if token != self.token:
+            return {"ok": False, "error": "invalid_auth"}, {}, False
+        needed = slack_rules.scope_needed(method, self.scopes)
+        if needed is not None:
+            return {
+                "ok": False, "error": "missing_scope", "needed": needed,
+                "provided": ",".join(sorted(self.scopes)),
+            }, {}, False
+        fault = self._take_fault(method, params)
+        if fault is not None and fault.retry_after is not None:
+            headers = {"Retry-After": str(fault.retry_after)}
+            return {"ok": False, "error": "ratelimited"}, headers, False
+        if fault is not None and fault.error == DROP:
+            return {"ok": False, "error": "connection_dropped"}, {}, True
+        if fault is not None and fault.error == DROP_AFTER:
+            return self._respond(method, params), {}, True
+        if fault is not None:
+            return {"ok": False, "error": fault.error}, {}, False
+        return self._respond(method, params), {}, False
+
+    def _respond(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The answer of a call that reaches the method itself."""
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             with self._lock:
                 channel_error = self._channel_errors.get(str(params.get("channel")))
             if channel_error:
-                return web.json_response({"ok": False, "error": channel_error})
-        answer = self._answer(method, params)
-        return web.json_response(answer)
+                return {"ok": False, "error": channel_error}
+        return self._answer(method, params)
 
     def _next_ts(self) -> str:
         with self._lock:
@@ -460,41 +590,91 @@ class FakeSlack(_ThreadedServer):
                 user = self._users.get(str(params.get("user")))
             if user is None:
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": copy.deepcopy(user)}
+            return {"ok": True, "user": self._as_seen(user)}
         if method == "users.list":
             return self._answer_users_list(params)
         return {"ok": True}
 
     def _answer_view(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         given = params.get("view")
-        view: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
-        if method == "views.update":
-            view_id = params.get("view_id")
-            if not view_id and params.get("external_id"):
-                with self._lock:
-                    view_id = next(
-                        (k for k, v in self._views.items()
-                         if v.get("external_id") == params["external_id"]),
-                        None,
-                    )
-            view_id = view_id or _random_id("V")
-        else:
-            view_id = _random_id("V")
-        if method == "views.publish":
-            view.setdefault("type", "home")
-        view.update(
-            id=view_id,
-            hash=f"{int(time.time())}.{secrets.token_hex(4)}",
-            team_id=self.team_id,
-            app_id="A0APP",
-            bot_id=self.bot_id,
-        )
-        view.setdefault("private_metadata", "")
-        view.setdefault("callback_id", "")
-        view.setdefault("state", {"values": {}})
+        if method == "views.publish" and isinstance(given, dict):
+            given = {"type": "home", **given}
+        problems = slack_rules.view_problems(given)
+        if problems or not isinstance(given, dict):
+            return _invalid("invalid_arguments", problems)
+        view = copy.deepcopy(given)
+        under: dict[str, Any] | None = None  # the view a push goes onto
         with self._lock:
+            if method in ("views.open", "views.push"):
+                trigger = self._exchange_trigger(params, push=method == "views.push")
+                if isinstance(trigger, dict):
+                    return trigger
+                view_id = _random_id("V")
+                under = self._views.get(trigger.view_id or "") if method == "views.push" else None
+            elif method == "views.update":
+                found = self._updated_view(params)
+                if isinstance(found, dict):
+                    return found
+                view_id = found
+            else:
+                user = str(params.get("user_id") or "")
+                if not user:
+                    return _invalid("invalid_arguments", ["missing required field: user_id"])
+                if view.get("type") != "home":
+                    return _invalid("invalid_arguments", ["views.publish takes a home view"])
+                view_id = self._home.setdefault(user, _random_id("V"))
+            held = under or self._views.get(view_id, {})
+            view.update(
+                id=view_id,
+                hash=f"{int(time.time())}.{secrets.token_hex(4)}",
+                team_id=self.team_id,
+                app_id="A0APP",
+                bot_id=self.bot_id,
+                root_view_id=held.get("root_view_id") or held.get("id") or view_id,
+            )
+            view.setdefault("private_metadata", "")
+            view.setdefault("callback_id", "")
+            view.setdefault("state", {"values": {}})
             self._views[view_id] = view
-        return {"ok": True, "view": copy.deepcopy(view)}
+            return {"ok": True, "view": copy.deepcopy(view)}
+
+    def _exchange_trigger(self, params: dict[str, Any], *, push: bool) -> _Trigger | dict[str, Any]:
+        """Spend the call's trigger_id, or the refusal Slack would answer (lock held)."""
+        trigger_id = params.get("trigger_id") or params.get("interactivity_pointer")
+        if not isinstance(trigger_id, str) or not trigger_id:
+            return _invalid("invalid_arguments", ["missing required field: trigger_id"])
+        if not slack_rules.TRIGGER_RE.fullmatch(trigger_id):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        trigger = self._triggers.get(trigger_id)
+        if trigger is None:
+            if not self.accept_any_trigger:
+                return {"ok": False, "error": "invalid_trigger_id"}
+            trigger = self._triggers[trigger_id] = _Trigger(self.clock(), None)
+        elif trigger.used:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        elif self.clock() - trigger.issued > slack_rules.TRIGGER_SECONDS:
+            return {"ok": False, "error": "expired_trigger_id"}
+        if push and (trigger.view_id or "") not in self._views:
+            return {"ok": False, "error": "not_found"}  # no open view to push onto
+        trigger.used = True
+        return trigger
+
+    def _updated_view(self, params: dict[str, Any]) -> str | dict[str, Any]:
+        """The open view a views.update names, or the refusal Slack would answer (lock held)."""
+        view_id = params.get("view_id")
+        external_id = params.get("external_id")
+        if not view_id and not external_id:
+            return _invalid("invalid_arguments", ["view_id or external_id is required"])
+        if not view_id:
+            view_id = next(
+                (k for k, v in self._views.items() if v.get("external_id") == external_id), None
+            )
+        held = self._views.get(str(view_id)) if view_id else None
+        if held is None:
+            return {"ok": False, "error": "not_found"}
+        if params.get("hash") and params["hash"] != held.get("hash"):
+            return {"ok": False, "error": "hash_conflict"}
+        return str(view_id)
 
     def _answer_chat(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel") or "")
@@ -502,6 +682,13 @@ class FakeSlack(_ThreadedServer):
             return {"ok": False, "error": "channel_not_found"}
         if channel[:1] in ("U", "W"):
             channel = "D" + channel  # posting to a user ID lands in the DM with them
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            if "blocks" in params:
+                problems = slack_rules.blocks_problems(params["blocks"])
+                if problems:
+                    return _invalid("invalid_blocks", problems)
+            if not (params.get("text") or params.get("blocks") or params.get("attachments")):
+                return {"ok": False, "error": "no_text"}
         if method == "chat.postMessage":
             ts = self._next_ts()
             message: dict[str, Any] = {
@@ -566,12 +753,19 @@ class FakeSlack(_ThreadedServer):
             },
         }
 
+    def _as_seen(self, user: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a user as the app's token may see them (email needs its own scope)."""
+        seen = copy.deepcopy(user)
+        if slack_rules.EMAIL_SCOPE not in self.scopes:
+            seen["profile"].pop("email", None)
+        return seen
+
     def _answer_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         limit = int(params.get("limit") or 1000)
         cursor = str(params.get("cursor") or "")
         start = int(cursor.removeprefix("next:")) if cursor.startswith("next:") else 0
         with self._lock:
-            members = [copy.deepcopy(u) for u in self._users.values()]
+            members = [self._as_seen(u) for u in self._users.values()]
         page = members[start : start + limit]
         next_cursor = f"next:{start + limit}" if start + limit < len(members) else ""
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}
@@ -583,8 +777,14 @@ class FakeSlack(_ThreadedServer):
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = {"_raw": raw}
+        status, text = self._response_url_answer(name, body)
         with self._lock:
-            self._calls.append(Call(f"response_url:{name}", body))
+            self._calls.append(Call(f"response_url:{name}", body, None if status == 200 else text))
+        return web.Response(status=status, text=text)
+
+    def _response_url_answer(self, name: str, body: Any) -> tuple[int, str]:
+        """HTTP status and text of Slack's answer to one post to a response_url."""
+        with self._lock:
             fault = self._response_url_faults.get(name)
             if fault is not None:
                 status, times = fault
@@ -593,9 +793,20 @@ class FakeSlack(_ThreadedServer):
                         del self._response_url_faults[name]
                     else:
                         self._response_url_faults[name] = (status, times - 1)
-        if fault is not None:
-            return web.Response(status=fault[0], text="no_active_hooks")
-        return web.Response(text="ok")
+                return status, "no_active_hooks"
+        blocks = body.get("blocks") if isinstance(body, dict) else None
+        if blocks is not None and slack_rules.blocks_problems(blocks):
+            return 400, "invalid_blocks"
+        with self._lock:
+            hook = self._hooks.get(name)
+            if hook is None:  # never issued: no such URL
+                return 404, "no_active_hooks"
+            if self.clock() - hook.issued > slack_rules.RESPONSE_URL_SECONDS:
+                return 404, "expired_url"
+            if hook.posts >= slack_rules.RESPONSE_URL_POSTS:
+                return 404, "used_url"
+            hook.posts += 1
+        return 200, "ok"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,7 +827,7 @@ class Request:
 
 @dataclass
 class _MaxFault:
-    kind: str  # "fail", "delay" or "drop"
+    kind: str  # "fail", "delay", "drop" or "stall"
     method: str
     path: str
     remaining: int
@@ -678,15 +889,25 @@ _CREATE_FIELDS = ("noteId", "providerId", "notes", "assigneeIds")
 
 
 class FakeMaxCare(_ThreadedServer):
-    """A fake MaxCare v4 API following openapi-v4.json, with fault injection."""
+    """A fake MaxCare v4 API following openapi-v4.json, with fault injection.
+
+    As strict as the real one: notes exist only once registered with `add_note` (`any_note`
+    makes every well-formed note ID exist, for fakes in another process), JSON bodies need
+    `Content-Type: application/json`, and every answer carries the X-RateLimit headers of
+    MaxCare's documented budget (`rate_limit=None`: no budget and no headers). With
+    `normalise_notes`, task notes are stored trimmed, with `\n` line endings, as a real
+    service may store them.
+    """
 
     def __init__(
         self,
         *,
         api_key: str = "max_dev_ak_test",
         organization_id: str | None = None,
-        rate_limit: int | None = None,
+        rate_limit: int | None = 1000,
         rate_window: float = 60.0,
+        any_note: bool = False,
+        normalise_notes: bool = False,
     ) -> None:
         super().__init__()
         self.api_key = api_key
@@ -694,6 +915,8 @@ class FakeMaxCare(_ThreadedServer):
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.rate_limited_count = 0
+        self.any_note = any_note
+        self.normalise_notes = normalise_notes
         self.default_sync_status = "synced"
         self.providers: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
@@ -772,9 +995,10 @@ class FakeMaxCare(_ThreadedServer):
             self.providers[provider_id] = provider
         return copy.deepcopy(provider)
 
-    def add_note(self, *, id: str | None = None, **fields: Any) -> dict[str, Any]:
-        """Register a note that GET /notes lists; `fields` override the generated ones."""
-        note = {**self._make_note(id or _prefixed_id("nte")), **fields}
+    def add_note(self, note_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Register a note (a fresh ID unless given): tasks can be made on it, GET /notes lists
+        it; `fields` override the generated ones."""
+        note = {**self._make_note(note_id or _prefixed_id("nte")), **fields}
         with self._lock:
             self.notes[note["id"]] = note
         return copy.deepcopy(note)
@@ -879,6 +1103,14 @@ class FakeMaxCare(_ThreadedServer):
             _MaxFault("drop", method.upper(), _normalise_path(path), times, after_apply)
         )
 
+    def stall_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
+        """Hold the request `seconds` (past the client's timeout), then close the connection
+        without ever carrying it out: delayed, then not applied."""
+        self._add_fault(
+            _MaxFault("stall", method.upper(), _normalise_path(path), times, False,
+                      seconds=seconds)
+        )
+
     def clear_faults(self) -> None:
         """Forget every injected fault that has not happened yet."""
         with self._lock:
@@ -959,27 +1191,38 @@ class FakeMaxCare(_ThreadedServer):
                 {k.lower(): v for k, v in request.headers.items()},
                 body,
             ))
+        rate_headers, limited = self._rate_check()  # MaxCare counts a request when it arrives
+        response = limited if limited is not None else await self._answer(request, path, raw, body)
+        response.headers.update(rate_headers)
+        return response
+
+    async def _answer(
+        self, request: web.Request, path: str, raw: bytes, body: Any
+    ) -> web.StreamResponse:
+        """The answer to one request within the budget: errors, injected faults, or the work."""
+        with self._lock:
             down = self._down
         if down:
             return self._error(503, "Service unavailable")
-        rate_headers, limited = self._rate_check()
-        if limited is not None:
-            return limited
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Invalid or missing API key")
         if request.headers.get("X-Organization-Id") != self.organization_id:
             return self._error(403, "Organization not accessible with this API key")
+        if raw and request.content_type != "application/json":
+            # Without the JSON content type the body is not parsed, so nothing is in it.
+            return self._error(400, "Request body must be JSON (Content-Type: application/json)")
 
         fault = self._take_fault(request.method, path)
         response: web.StreamResponse | None = None
         if fault is None or fault.after_apply:
             response = self._route(request.method, path, request.query, body)
         if fault is not None:
-            if fault.kind == "delay":
+            if fault.kind in ("delay", "stall"):
                 await asyncio.sleep(fault.seconds)
+            if fault.kind == "delay":
                 if response is None:
                     response = self._route(request.method, path, request.query, body)
-            elif fault.kind == "drop":
+            elif fault.kind in ("drop", "stall"):
                 # No answer at all: the client sees the connection reset mid-request.
                 # aiohttp then fails to write the placeholder response quietly.
                 if request.transport is not None:
@@ -992,7 +1235,6 @@ class FakeMaxCare(_ThreadedServer):
                     response = self._error(fault.status)
                 response.headers.update(fault.headers)
         assert response is not None
-        response.headers.update(rate_headers)
         return response
 
     def _route(
@@ -1026,9 +1268,11 @@ class FakeMaxCare(_ThreadedServer):
         found: dict[str, Any] | None
         with self._lock:
             if resource == "notes":
-                if item_id in self.missing_notes:
+                found = self.notes.get(item_id)
+                if found is None and self._note_exists(item_id):
+                    found = self._make_note(item_id)
+                if found is None or item_id in self.missing_notes:
                     raise _ApiError(404, "Note not found")
-                found = self.notes.get(item_id) or self._make_note(item_id)
             else:
                 found = (self.tasks if resource == "tasks" else self.providers).get(item_id)
             if found is None:
@@ -1088,6 +1332,11 @@ class FakeMaxCare(_ThreadedServer):
             found.append(p)
         return found
 
+    def _note_exists(self, note_id: str) -> bool:
+        """A registered note (or any, with any_note) not made missing (lock held)."""
+        known = note_id in self.notes or self.any_note
+        return known and note_id not in self.missing_notes
+
     def _create_task(self, body: Any) -> dict[str, Any]:
         """Validate a CreateTaskRequest and store the new task."""
         if not isinstance(body, dict):
@@ -1114,14 +1363,14 @@ class FakeMaxCare(_ThreadedServer):
                 raise _ApiError(404, "Provider not found")
             if any(a not in self.providers for a in assignees):
                 raise _ApiError(404, "Provider not found")
-            if body["noteId"] in self.missing_notes:
+            if not self._note_exists(body["noteId"]):
                 raise _ApiError(404, "Note not found")
             now = _pg_now()
             task = {
                 "id": _prefixed_id("tsk"),
                 "status": "not_started",
                 "syncStatus": self.default_sync_status,
-                "notes": body["notes"],
+                "notes": _normalised(body["notes"]) if self.normalise_notes else body["notes"],
                 "noteId": body["noteId"],
                 "ehrType": "modmed",
                 "assignedProviders": [
@@ -1134,6 +1383,11 @@ class FakeMaxCare(_ThreadedServer):
             self.tasks[task["id"]] = task
             self.created_by[task["id"]] = body["providerId"]
             return copy.deepcopy(task)
+
+
+def _normalised(notes: str) -> str:
+    """Task notes as a service that tidies text stores them: `\n` line endings, trimmed."""
+    return notes.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def _normalise_path(path: str) -> str:

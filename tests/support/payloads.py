@@ -7,6 +7,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,9 +36,37 @@ def sign(
     }
 
 
-def new_trigger_id() -> str:
-    """A fresh trigger_id in Slack's `<digits>.<digits>.<hex>` shape."""
-    return f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}"
+# These builders stand in for Slack: what they say Slack issued (a trigger_id, a view on screen)
+# is told to the fakes listening here, so the fake Web API accepts exactly what Slack would.
+# A listener is called as listener("trigger", trigger_id, view_id) or listener("view", view, None).
+Listener = Callable[[str, Any, Any], None]
+_listeners: list[Listener] = []
+
+
+def listen(listener: Listener) -> None:
+    """Hear of every trigger issued and view shown from now on (FakeSlack.start calls this)."""
+    _listeners.append(listener)
+
+
+def unlisten(listener: Listener) -> None:
+    """Stop hearing of them."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def _tell(kind: str, subject: Any, detail: Any = None) -> None:
+    for listener in list(_listeners):
+        listener(kind, subject, detail)
+
+
+def new_trigger_id(view_id: str | None = None) -> str:
+    """A fresh trigger_id in Slack's `<digits>.<digits>.<hex>` shape, issued now.
+
+    `view_id`: the view the interaction happened in (views.push may push onto it).
+    """
+    trigger = f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}"
+    _tell("trigger", trigger, view_id)
+    return trigger
 
 
 def _new_view_id() -> str:
@@ -88,8 +117,10 @@ def slash_command(
     team_id: str = TEAM_ID,
     response_url: str = DEFAULT_RESPONSE_URL,
     trigger_id: str | None = None,
+    enterprise_id: str | None = None,
 ) -> Signed:
-    """A slash command invocation (form-encoded, fields in Slack's order)."""
+    """A slash command invocation (form-encoded, fields in Slack's order; on Enterprise Grid
+    with the organization's ID too)."""
     fields = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
@@ -105,6 +136,8 @@ def slash_command(
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
     }
+    if enterprise_id:
+        fields["enterprise_id"] = enterprise_id
     body = urlencode(fields)
     return body, sign(body)
 
@@ -220,13 +253,15 @@ def view_submission(
     response_urls: list[dict[str, Any]] | None = None,
 ) -> Signed:
     """Submitting `view` with `values`; callback_id defaults to the view's, else create_task."""
+    shown = _submitted_view(
+        view, values, team_id=team_id, view_id=view_id,
+        private_metadata=private_metadata, callback_id=callback_id,
+    )
+    _tell("view", shown)  # a person can only submit a view Slack has on their screen
     payload = {
         **_base("view_submission", user_id, team_id),
-        "trigger_id": new_trigger_id(),
-        "view": _submitted_view(
-            view, values, team_id=team_id, view_id=view_id,
-            private_metadata=private_metadata, callback_id=callback_id,
-        ),
+        "trigger_id": new_trigger_id(shown["id"]),
+        "view": shown,
         "response_urls": list(response_urls or []),
     }
     return _payload_body(payload)
@@ -263,7 +298,6 @@ def block_actions(
     """Clicks/selections in a message or a view; each action gets an `action_ts`."""
     payload: dict[str, Any] = {
         **_base("block_actions", user_id, team_id),
-        "trigger_id": trigger_id or new_trigger_id(),
         "actions": [{"action_ts": _action_ts(), **a} for a in actions],
     }
     if container is None:
@@ -279,9 +313,13 @@ def block_actions(
         else:
             container = {}
     payload["container"] = container
+    shown_id = None
     if view is not None:
         payload["view"] = {"state": {"values": {}}, "team_id": team_id, **view}
         payload["view"].setdefault("id", container.get("view_id") or _new_view_id())
+        shown_id = payload["view"]["id"]
+        _tell("view", payload["view"])
+    payload["trigger_id"] = trigger_id or new_trigger_id(shown_id)
     if channel_id is not None:
         payload["channel"] = {"id": channel_id, "name": channel_id.lower()}
     if message is not None:
@@ -303,6 +341,7 @@ def block_suggestion(
     """An external_select asking for options while the person types `value`."""
     view = {"id": _new_view_id(), "type": "modal", "team_id": team_id,
             "state": {"values": {}}, **(view or {})}
+    _tell("view", view)
     payload = {
         **_base("block_suggestion", user_id, team_id),
         "container": {"type": "view", "view_id": view["id"]},

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DOCTOR, env_for
 from tests.support import ROOT
 from tests.support.fakes import FakeMaxCare, FakeSlack
-from tests.support.submissions import new_view_id, note_id, submission
+from tests.support.harness import DOCTOR, env_for
+from tests.support.submissions import new_view_id, submission
 
 
 def free_port() -> int:
@@ -48,6 +48,7 @@ class App:
         )
         if database_url is not None:
             self.env["DATABASE_URL"] = database_url
+        self.maxcare = maxcare
         self.cwd = tmp
         self.url = f"http://127.0.0.1:{self.env['PORT']}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -95,7 +96,8 @@ class App:
 
     def submit(self, text: str) -> str:
         view_id = new_view_id()
-        body, headers = submission(view_id=view_id, note=note_id(), notes=text, assignees=[DOCTOR])
+        note = self.maxcare.add_note()["id"]
+        body, headers = submission(view_id=view_id, note=note, notes=text, assignees=[DOCTOR])
         answer = httpx.post(f"{self.url}/slack/events", content=body, headers=headers, timeout=10)
         assert answer.status_code == 200 and answer.json()["response_action"] == "update"
         return view_id

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import Bot, build_bot
+from bot.app import Bot, Tuning, build_bot
 from bot.runtime.server import web_app
 from bot.settings import Settings
 
@@ -32,7 +32,7 @@ class ServedBot:
         return self
 
     async def _start(self) -> None:
-        self.bot = await build_bot(self.settings, retry_seconds=1.0)
+        self.bot = await build_bot(self.settings, tuning=Tuning(retry_seconds=1.0))
         self._runner = web.AppRunner(web_app(self.bot), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -57,5 +57,3 @@ class ServedBot:
             await self._runner.cleanup()
         if self.bot is not None:
             await self.bot.close(grace=1.0)
-            if self.bot.slack.session:
-                await self.bot.slack.session.close()

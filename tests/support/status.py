@@ -1,4 +1,4 @@
-"""Creating a task through the app and clicking the buttons of live status (issue 6 tests)."""
+"""Creating a task through the app and clicking the buttons of live status."""
 
 from __future__ import annotations
 
@@ -6,27 +6,33 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import ids
-from tests.conftest import DOCTOR, NURSE, Harness
 from tests.support import payloads
 from tests.support.fakes import Call
-from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
+from tests.support.harness import DOCTOR, FAST, NURSE, Harness, MakeHarness
+from tests.support.submissions import CHANNEL, new_view_id, submission
 
 STRANGER = "UPAT"
 
 
-def link_people(h: Harness, *, fast_follow: bool = True) -> None:
-    """Nurse and doctor linked; a stranger in the workspace; the sync follower sped up."""
+# The sync follower sped up: the first check after 0.05 s, backing off to 0.1 s.
+FAST_FOLLOW = replace(FAST, follow_first_delay=0.05, follow_max_delay=0.1)
+
+
+def link_people(h: Harness) -> Harness:
+    """Nurse and doctor linked; a stranger in the workspace."""
     h.link(NURSE, h.nurse_provider)
     h.link(DOCTOR, h.doctor_provider)
     h.slack.add_user(STRANGER, name="pstranger", real_name="Pat Stranger")
-    if fast_follow:
-        assert h.bot.follower is not None
-        h.bot.follower.first_delay = 0.05
-        h.bot.follower.max_delay = 0.1
+    return h
+
+
+async def following_harness(make_harness: MakeHarness, **tuning_changes: Any) -> Harness:
+    """The app with the sync follower sped up (and `tuning_changes`), people linked."""
+    return link_people(await make_harness(tuning=replace(FAST_FOLLOW, **tuning_changes)))
 
 
 @dataclass
@@ -42,7 +48,8 @@ class Created:
 async def create_task(h: Harness, notes: str = "Review the plan") -> Created:
     """Submit the form as the nurse (assigning the doctor) and wait for the card."""
     view_id = new_view_id()
-    signed = submission(view_id=view_id, note=note_id(), notes=notes, assignees=[DOCTOR])
+    note = h.maxcare.add_note()["id"]
+    signed = submission(view_id=view_id, note=note, notes=notes, assignees=[DOCTOR])
     resp = await h.post(signed)
     assert resp.status_code == 200, resp.text
     await h.settle()

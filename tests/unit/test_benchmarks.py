@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from benchmarks import heap, load, mapping, run
+from benchmarks import heap, lazy_vs_answer, load, mapping, run
 from benchmarks.load import Signed
 from benchmarks.stats import percentile, summary
 from bot.db.store import SQLiteStore
@@ -198,9 +198,10 @@ async def test_relay_makes_the_bots_hops_for_a_signed_submission_only(
 ) -> None:
     import aiohttp
 
-    from benchmarks.relay import Relay, relay_app
+    from benchmarks.relay import NOTE_ID, Relay, relay_app
     from tests.support import payloads
 
+    maxcare.add_note(NOTE_ID)
     provider = maxcare.add_provider()["id"]
     env = {
         "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET,
@@ -231,3 +232,10 @@ async def test_relay_makes_the_bots_hops_for_a_signed_submission_only(
     assert len(maxcare.all_tasks()) == 1
     cards = slack.calls("chat.postMessage")
     assert [c.params["channel"] for c in cards] == [key]
+
+
+async def test_lazy_vs_answer_dispatches_both_ways_and_reports_ratios() -> None:
+    results = await lazy_vs_answer.compare(requests=20, rounds=2, warmup=2)
+    assert sorted(results) == ["click/answer", "click/lazy", "command/answer", "command/lazy"]
+    assert all(figure > 0 for row in results.values() for figure in row.values())
+    assert "ratio" in lazy_vs_answer.report(results)

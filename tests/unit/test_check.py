@@ -7,35 +7,12 @@ from pathlib import Path
 import pytest
 
 from bot.db.store import STALE_PROVIDER, STALE_SLACK, SQLiteStore
-from tests.conftest import env_for
-from tests.support.cli import ALL_VARS, configure, run
+from tests.support.cli import configure, run
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory with DATABASE_PATH set and nothing else configured."""
-    for name in ALL_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "links.db"
-    monkeypatch.setenv("DATABASE_PATH", str(path))
-    return path
-
-
-@pytest.fixture
-def fakes(
-    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[FakeSlack, FakeMaxCare, Path]:
-    """The environment pointing the CLI at the fakes and an empty database."""
-    monkeypatch.chdir(tmp_path)
-    db = tmp_path / "cli.db"
-    for key, value in env_for(slack, maxcare, db).items():
-        monkeypatch.setenv(key, value)
-    return slack, maxcare, db
 
 
 def test_check_all_good(

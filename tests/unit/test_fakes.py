@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,7 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-from tests.support import payloads
+from tests.support import payloads, slack_rules
 from tests.support.fakes import FakeMaxCare, FakeSlack
 
 NOTE = "nte_3cc73cb69c59403ca9108af6c5693b25"
@@ -62,6 +62,7 @@ def api(maxcare: FakeMaxCare) -> Iterator[httpx.Client]:
 
 
 def _task_body(maxcare: FakeMaxCare, **overrides: Any) -> dict[str, Any]:
+    maxcare.add_note(NOTE)
     creator = maxcare.add_provider(first_name="Nora", last_name="Nurse")
     doctor = maxcare.add_provider()
     return {
@@ -74,6 +75,16 @@ def _task_body(maxcare: FakeMaxCare, **overrides: Any) -> dict[str, Any]:
 
 
 # --- FakeSlack -----------------------------------------------------------------------------------
+
+
+def _modal(**fields: Any) -> dict[str, Any]:
+    """A small valid modal."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Test"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}],
+        **fields,
+    }
 
 
 def test_slack_auth_test_and_bad_token(slack: FakeSlack, web: WebClient) -> None:
@@ -102,16 +113,22 @@ def test_slack_merges_query_form_and_json_params(slack: FakeSlack) -> None:
     assert as_json.params == {"trigger_id": "t1", "view": {"type": "modal"}}
 
 
-def test_slack_views_ids(web: WebClient) -> None:
-    opened = web.views_open(trigger_id="t", view={"type": "modal", "callback_id": "create_task"})
+def test_slack_views_ids(slack: FakeSlack, web: WebClient) -> None:
+    trigger = slack.new_trigger_id()
+    opened = web.views_open(trigger_id=trigger, view=_modal(callback_id="create_task"))
     view_id = opened["view"]["id"]
     assert view_id.startswith("V")
     assert opened["view"]["callback_id"] == "create_task"
-    updated = web.views_update(view_id=view_id, view={"type": "modal"})
+    assert opened["view"]["root_view_id"] == view_id
+    updated = web.views_update(view_id=view_id, view=_modal())
     assert updated["view"]["id"] == view_id
-    assert web.views_update(view_id="VUNKNOWN", view={"type": "modal"})["ok"]
-    pushed = web.views_push(trigger_id="t", view={"type": "modal"})
-    assert pushed["view"]["id"] not in (view_id, "VUNKNOWN")
+    pushed = web.views_push(trigger_id=slack.new_trigger_id(view_id), view=_modal())
+    assert pushed["view"]["id"] != view_id
+    assert pushed["view"]["root_view_id"] == view_id
+    home = {"type": "home", "blocks": _modal()["blocks"]}
+    first = web.views_publish(user_id="U1", view=home)["view"]
+    assert web.views_publish(user_id="U1", view=home)["view"]["id"] == first["id"]
+    assert web.views_publish(user_id="U2", view=home)["view"]["id"] != first["id"]
 
 
 def test_slack_post_message_ts_increase(web: WebClient) -> None:
@@ -187,10 +204,228 @@ async def test_slack_async_client_and_async_wait(slack: FakeSlack) -> None:
     client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
     # The call comes from another thread, as a background worker in the app would make it.
     threading.Timer(0.05, lambda: WebClient(slack.token, slack.api_url).auth_test()).start()
-    opened = await client.views_open(trigger_id="t", view={"type": "modal"})
+    opened = await client.views_open(trigger_id=slack.new_trigger_id(), view=_modal())
     assert opened["view"]["id"].startswith("V")
     calls = await slack.async_wait_for("auth.test", timeout=2)
     assert calls[0].params == {}
+
+
+# --- FakeSlack refuses what Slack refuses ----------------------------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _error(call: Any, **kwargs: Any) -> str:
+    """The error a Web API call was refused with."""
+    with pytest.raises(SlackApiError) as err:
+        call(**kwargs)
+    return str(err.value.response["error"])
+
+
+def test_slack_triggers_are_required_known_and_single_use(
+    slack: FakeSlack, web: WebClient
+) -> None:
+    assert _error(web.api_call, api_method="views.open", json={"view": _modal()}) == (
+        "invalid_arguments"
+    )
+    assert _error(web.views_open, trigger_id="t", view=_modal()) == "invalid_trigger_id"
+    never_issued = "12345.98765.abcd2358fdea"
+    assert _error(web.views_open, trigger_id=never_issued, view=_modal()) == "invalid_trigger_id"
+    body, _ = payloads.slash_command("hello")  # Slack issues a trigger with each interaction
+    trigger = parse_qs(body)["trigger_id"][0]
+    assert web.views_open(trigger_id=trigger, view=_modal())["ok"]
+    assert _error(web.views_open, trigger_id=trigger, view=_modal()) == "exchanged_trigger_id"
+    assert [c.error for c in slack.calls("views.open")[-2:]] == [None, "exchanged_trigger_id"]
+    refused = slack.new_trigger_id()
+    assert _error(web.views_open, trigger_id=refused, view={"type": "modal"}) == (
+        "invalid_arguments"
+    )
+    assert web.views_open(trigger_id=refused, view=_modal())["ok"]  # a refusal spends nothing
+
+
+def test_slack_trigger_expires_3_seconds_after_it_was_issued() -> None:
+    clock = Clock()
+    with FakeSlack(clock=clock) as fake:
+        web = WebClient(token=fake.token, base_url=fake.api_url)
+        early, late = payloads.new_trigger_id(), fake.new_trigger_id()
+        clock.now += 2.9
+        assert web.views_open(trigger_id=early, view=_modal())["ok"]
+        clock.now += 0.2
+        assert _error(web.views_open, trigger_id=late, view=_modal()) == "expired_trigger_id"
+        assert _error(web.views_push, trigger_id=payloads.new_trigger_id(), view=_modal()) == (
+            "not_found"  # fresh, but from no view: nothing to push onto
+        )
+    missed = payloads.new_trigger_id()  # issued while no fake listens
+    with FakeSlack() as fake:
+        web = WebClient(token=fake.token, base_url=fake.api_url)
+        assert _error(web.views_open, trigger_id=missed, view=_modal()) == "invalid_trigger_id"
+    with FakeSlack(accept_any_trigger=True) as lenient:
+        web = WebClient(token=lenient.token, base_url=lenient.api_url)
+        assert web.views_open(trigger_id=missed, view=_modal())["ok"]
+        assert _error(web.views_open, trigger_id=missed, view=_modal()) == "exchanged_trigger_id"
+
+
+def test_slack_views_update_and_push_need_an_open_view(slack: FakeSlack, web: WebClient) -> None:
+    assert _error(web.views_update, view_id="VUNKNOWN", view=_modal()) == "not_found"
+    assert _error(web.views_update, external_id="nobody", view=_modal()) == "not_found"
+    opened = web.views_open(
+        trigger_id=slack.new_trigger_id(), view=_modal(external_id="draft-1")
+    )["view"]
+    assert web.views_update(external_id="draft-1", view=_modal())["view"]["id"] == opened["id"]
+    assert _error(web.views_update, view_id=opened["id"], hash="1.stale", view=_modal()) == (
+        "hash_conflict"
+    )
+    click, _ = payloads.block_actions([{"type": "button", "action_id": "a"}], view=opened)
+    inside = json.loads(parse_qs(click)["payload"][0])["trigger_id"]
+    slack.close_view(opened["id"])  # the person closed the modal
+    assert _error(web.views_update, view_id=opened["id"], view=_modal()) == "not_found"
+    assert _error(web.views_push, trigger_id=inside, view=_modal()) == "not_found"
+    payloads.view_submission(opened, {})  # a submission shows Slack has the view open
+    assert web.views_update(view_id=opened["id"], view=_modal())["ok"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "still_open"),
+    [
+        ("", False),
+        ('{"response_action": "clear"}', False),
+        ('{"response_action": "errors", "errors": {"note": "no"}}', True),
+        ('{"response_action": "update", "view": {}}', True),
+    ],
+)
+def test_slack_ack_of_a_submission_closes_the_modal_as_slack_does(
+    slack: FakeSlack, web: WebClient, answer: str, still_open: bool
+) -> None:
+    root = web.views_open(trigger_id=slack.new_trigger_id(), view=_modal())["view"]
+    top = web.views_push(trigger_id=slack.new_trigger_id(root["id"]), view=_modal())["view"]
+    body, _ = payloads.view_submission(top, {})
+    slack.acked(body, "", status=500)  # a failed answer closes nothing
+    assert slack.view(top["id"]) is not None
+    slack.acked(body, answer)
+    assert (slack.view(top["id"]) is not None) is still_open
+    # `clear` closes the whole stack; a plain ack only the submitted view.
+    assert (slack.view(root["id"]) is not None) is (answer != '{"response_action": "clear"}')
+
+
+BLOCK = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "error"),
+    [
+        ("views.open", {"view": _modal(blocks=[BLOCK] * 101)}, "invalid_arguments"),
+        ("views.open", {"view": _modal(title={"type": "plain_text", "text": "x" * 25})},
+         "invalid_arguments"),
+        ("views.open", {"view": {"type": "modal", "blocks": [BLOCK]}}, "invalid_arguments"),
+        ("views.open", {"view": _modal(blocks=[{"type": "nonsense"}])}, "invalid_arguments"),
+        ("views.publish", {"user_id": "U1", "view": _modal()}, "invalid_arguments"),
+        ("views.update", {"view_id": "V1", "view": _modal(blocks=[{**BLOCK, "colour": 1}])},
+         "invalid_arguments"),
+        ("chat.postMessage", {"channel": "C1", "text": "x", "blocks": [BLOCK] * 51},
+         "invalid_blocks"),
+        ("chat.postMessage", {"channel": "C1", "text": "x",
+                              "blocks": [{"type": "section", "text": {"type": "mrkdwn"}}]},
+         "invalid_blocks"),
+        ("chat.postEphemeral", {"channel": "C1", "user": "U1", "text": "x",
+                                "blocks": [{"type": "input", "label": "no element"}]},
+         "invalid_blocks"),
+        ("chat.update", {"channel": "C1", "ts": "1.2", "text": "x",
+                         "blocks": [{**BLOCK, "text": {"type": "mrkdwn", "text": "x" * 3001}}]},
+         "invalid_blocks"),
+        ("chat.postMessage", {"channel": "C1"}, "no_text"),
+    ],
+)
+def test_slack_refuses_invalid_views_and_blocks(
+    slack: FakeSlack, web: WebClient, method: str, args: dict[str, Any], error: str
+) -> None:
+    if method in ("views.open", "views.push"):
+        args = {**args, "trigger_id": slack.new_trigger_id()}
+    assert _error(web.api_call, api_method=method, json=args) == error
+    if method == "views.open":  # the same call with a valid view is taken
+        assert web.api_call(method, json={**args, "view": _modal()})["ok"]
+
+
+def test_slack_response_url_takes_5_posts_within_30_minutes() -> None:
+    clock = Clock()
+    with FakeSlack(clock=clock) as fake:
+        hook, old = WebhookClient(fake.response_url("r")), WebhookClient(fake.response_url("o"))
+        assert [hook.send(text=f"{n}").status_code for n in range(6)] == [200] * 5 + [404]
+        assert hook.send(text="x").body == "used_url"
+        clock.now += 30 * 60 + 1
+        refused = old.send(text="late")
+        assert (refused.status_code, refused.body) == (404, "expired_url")
+        fresh = WebhookClient(fake.response_url("f"))
+        assert fresh.send(text="x", blocks=[{"type": "nonsense"}]).status_code == 400
+        assert fresh.send(text="x", blocks=[BLOCK]).status_code == 200
+        never = WebhookClient(f"{fake.base}/response/never-issued")
+        assert never.send(text="x").status_code == 404
+        recorded = fake.calls("response_url:r")  # refused posts are recorded too
+        assert [c.error for c in recorded] == [None] * 5 + ["used_url"] * 2
+
+
+def test_slack_channel_access_covers_ephemeral_and_update(
+    slack: FakeSlack, web: WebClient
+) -> None:
+    slack.set_channel_access("C0LEFT", "not_in_channel")
+    calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
+        (web.chat_postMessage, {"text": "x"}),
+        (web.chat_postEphemeral, {"user": "U1", "text": "x"}),
+        (web.chat_update, {"ts": "1.2", "text": "x"}),
+    ]
+    try:
+        for call, args in calls:
+            assert _error(call, channel="C0LEFT", **args) == "not_in_channel"
+            assert call(channel="C0OPEN", **args)["ok"]
+    finally:
+        slack.set_channel_access("C0LEFT", None)
+
+
+def test_slack_unknown_methods_and_scopes_the_manifest_lacks(
+    slack: FakeSlack, web: WebClient
+) -> None:
+    assert _error(web.api_call, api_method="chat.scheduleMessage") == "unknown_method"
+    assert slack.scopes == slack_rules.manifest_scopes()
+    assert "chat:write" in slack.scopes and "channels:read" not in slack.scopes
+    assert _error(web.conversations_info, channel="C1") == "missing_scope"
+    with FakeSlack(scopes={"commands", "users:read"}) as fake:
+        narrow = WebClient(token=fake.token, base_url=fake.api_url)
+        with pytest.raises(SlackApiError) as err:
+            narrow.chat_postMessage(channel="C1", text="x")
+        assert err.value.response["needed"] == "chat:write"
+        assert "missing_scope" in (
+            _error(narrow.chat_postEphemeral, channel="C1", user="U1", text="x"),
+            _error(narrow.conversations_open, users="U1"),
+        )
+        fake.add_user("UMAIL", email="m@clinic.test")
+        assert "email" not in narrow.users_info(user="UMAIL")["user"]["profile"]
+        assert narrow.auth_test()["ok"] and narrow.views_open(
+            trigger_id=fake.new_trigger_id(), view=_modal()
+        )["ok"]
+
+
+def test_payloads_tell_listening_fakes_what_slack_issued() -> None:
+    heard: list[tuple[str, Any, Any]] = []
+
+    def listener(kind: str, subject: Any, detail: Any) -> None:
+        heard.append((kind, subject, detail))
+
+    payloads.listen(listener)
+    try:
+        body, _ = payloads.view_submission({"id": "V0HEARD", "type": "modal"}, {})
+    finally:
+        payloads.unlisten(listener)
+    payloads.new_trigger_id()
+    trigger = json.loads(parse_qs(body)["payload"][0])["trigger_id"]
+    assert [(k, d) for k, _, d in heard] == [("view", None), ("trigger", "V0HEARD")]
+    assert heard[0][1]["id"] == "V0HEARD" and heard[1][1] == trigger
 
 
 # --- FakeMaxCare ---------------------------------------------------------------------------------
@@ -248,6 +483,7 @@ def test_maxcare_create_task_validation(
 def test_maxcare_get_errors(maxcare: FakeMaxCare, api: httpx.Client) -> None:
     assert api.get("tasks/nope").json()["message"] == "'id' must be a valid ID"
     assert api.get("providers/prv_" + "a" * 32).status_code == 404
+    maxcare.add_note(NOTE)
     assert api.get(f"notes/{NOTE}").json()["data"]["id"] == NOTE
 
 
@@ -373,6 +609,98 @@ def test_maxcare_reachable_from_a_subprocess(maxcare: FakeMaxCare) -> None:
     assert maxcare.requests("GET", "tasks")
 
 
+# --- FakeMaxCare refuses what MaxCare refuses ------------------------------------------------
+
+
+def test_maxcare_notes_exist_only_once_registered(maxcare: FakeMaxCare, api: httpx.Client) -> None:
+    body = _task_body(maxcare, noteId="nte_" + "b" * 32)
+    assert api.get(f"notes/{body['noteId']}").status_code == 404
+    refused = api.post("tasks", json=body)
+    assert (refused.status_code, refused.json()["message"]) == (404, "Note not found")
+    assert not maxcare.tasks
+    note = maxcare.add_note(body["noteId"])
+    assert api.get(f"notes/{note['id']}").json()["data"]["patient"] == note["patient"]
+    assert api.post("tasks", json=body).status_code == 201
+    fresh = maxcare.add_note()["id"]
+    assert fresh.startswith("nte_") and api.post("tasks", json={**body, "noteId": fresh}).is_success
+    with FakeMaxCare(any_note=True) as lenient:
+        lenient_body = _task_body(lenient, noteId="nte_" + "c" * 32)
+        lenient.notes.clear()
+        headers = {
+            "Authorization": f"Bearer {lenient.api_key}",
+            "X-Organization-Id": lenient.organization_id,
+        }
+        answer = httpx.post(f"{lenient.url}/tasks", json=lenient_body, headers=headers)
+        assert answer.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        {"content_type": "text/plain"},
+        {"content_type": "application/x-www-form-urlencoded"},
+        {"content_type": None},
+    ],
+)
+def test_maxcare_json_bodies_need_the_json_content_type(
+    maxcare: FakeMaxCare, api: httpx.Client, send: dict[str, str | None]
+) -> None:
+    body = json.dumps(_task_body(maxcare))
+    headers = {"Content-Type": send["content_type"]} if send["content_type"] else {}
+    refused = api.post("tasks", content=body, headers=headers)
+    assert refused.request.headers.get("Content-Type") == send["content_type"]
+    assert refused.status_code == 400 and "Content-Type" in refused.json()["message"]
+    assert not maxcare.tasks
+    charset = {"Content-Type": "application/json; charset=utf-8"}
+    assert api.post("tasks", content=body, headers=charset).status_code == 201
+
+
+def test_maxcare_rate_limit_headers_on_every_answer(
+    maxcare: FakeMaxCare, api: httpx.Client
+) -> None:
+    answers = [
+        api.get("providers"),
+        api.post("tasks", json=_task_body(maxcare)),
+        api.get("tasks/nope"),
+        api.get("notes/nte_" + "d" * 32),
+        httpx.get(maxcare.url + "/tasks"),
+        api.get("tasks", headers={"X-Organization-Id": "org_" + "0" * 32}),
+    ]
+    maxcare.set_down(True)
+    answers.append(api.get("tasks"))
+    assert [a.status_code for a in answers] == [200, 201, 400, 404, 401, 403, 503]
+    remaining = [int(a.headers["X-RateLimit-Remaining"]) for a in answers]
+    assert remaining == list(range(999, 992, -1))
+    assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"1000"}
+    assert all(int(a.headers["X-RateLimit-Reset"]) >= int(time.time()) for a in answers)
+    with FakeMaxCare(rate_limit=None) as unlimited:
+        assert "X-RateLimit-Limit" not in httpx.get(unlimited.url + "/tasks").headers
+
+
+def test_maxcare_normalise_notes_mode(maxcare: FakeMaxCare, api: httpx.Client) -> None:
+    untidy = "  Review the plan\r\nfor Impression #3\r \n"
+    exact = api.post("tasks", json=_task_body(maxcare, notes=untidy)).json()["data"]
+    assert exact["notes"] == untidy
+    maxcare.normalise_notes = True
+    tidied = api.post("tasks", json=_task_body(maxcare, notes=untidy)).json()["data"]
+    assert tidied["notes"] == "Review the plan\nfor Impression #3"
+    assert api.get(f"tasks/{tidied['id']}").json()["data"]["notes"] == tidied["notes"]
+
+
+def test_maxcare_stall_holds_the_post_then_drops_it_unapplied(
+    maxcare: FakeMaxCare, api: httpx.Client
+) -> None:
+    maxcare.stall_next("POST", "/tasks", 30.0)
+    with pytest.raises(httpx.ReadTimeout):  # held past the client's timeout
+        api.post("tasks", json=_task_body(maxcare), timeout=0.2)
+    maxcare.stall_next("POST", "/tasks", 0.2)
+    with pytest.raises(httpx.RemoteProtocolError):  # the end of the stall: dropped, not done
+        api.post("tasks", json=_task_body(maxcare), timeout=10)
+    assert not maxcare.tasks
+    assert len(maxcare.requests("POST", "/tasks")) == 2
+    assert api.post("tasks", json=_task_body(maxcare)).status_code == 201  # faults used up
+
+
 # --- payloads ------------------------------------------------------------------------------------
 
 VIEW = {"type": "modal", "callback_id": "create_task", "private_metadata": '{"c":"C1"}'}
@@ -453,7 +781,7 @@ def test_bolt_app_against_fake_slack(slack: FakeSlack) -> None:
     @app.command("/task")
     def open_form(ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view={**VIEW, "blocks": []})
+        client.views_open(trigger_id=body["trigger_id"], view=_modal(**VIEW))
 
     @app.view("create_task")
     def submit(ack: Any) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import slack_client
 from bot.logs import SLACK_CLIENTS, setup_logging
 from bot.settings import Settings
+from bot.slack.client import slack_client
 from tests.support.fakes import FakeSlack
 
 
@@ -43,8 +43,9 @@ async def test_slack_calls_do_not_render_views_for_debug_lines(
     setup_logging(level)
     client = slack_client(settings)
     CountedView.renders = 0
-    view = CountedView(type="modal", title={"type": "plain_text", "text": "T"}, blocks=[])
-    await client.views_open(trigger_id="1.2.abc", view=view)
+    blocks = [{"type": "section", "text": {"type": "plain_text", "text": "hi"}}]
+    view = CountedView(type="modal", title={"type": "plain_text", "text": "T"}, blocks=blocks)
+    await client.views_open(trigger_id=slack.new_trigger_id(), view=view)
     assert slack.calls("views.open"), "the call reached the fake"
     assert CountedView.renders == 0
 

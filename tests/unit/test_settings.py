@@ -1,4 +1,4 @@
-"""Settings: every design.md §2 variable from the environment and from `.env`, and the errors."""
+"""Settings: every documented variable from the environment and from `.env`, and the errors."""
 
 from __future__ import annotations
 

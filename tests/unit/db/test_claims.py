@@ -101,3 +101,13 @@ def test_two_processes_starting_on_a_new_database_migrate_once(backend: Backend)
         t.join(30)
     assert errors == []
     assert {s.schema_version() for s in stores} == {backend.latest}
+
+
+def test_released_follow_claims_are_free_at_once(pair: tuple[Store, Store], clock: Clock) -> None:
+    a, b = pair
+    a.record_task(task_id="tsk_1", view_id="V1", note_id="n", created_by="U")
+    a.update_task("tsk_1", follow_until="2099-01-01T00:00:00+00:00",
+                  next_check_at=clock().isoformat())
+    a.claim_due_follows("proc-a", 120)
+    assert a.release_follows("proc-a") == 1
+    assert [r["task_id"] for r in b.claim_due_follows("proc-b", 30)] == ["tsk_1"]

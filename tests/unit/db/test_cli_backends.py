@@ -9,9 +9,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.conftest import NURSE, env_for
 from tests.support.cli import ALL_VARS, configure, run
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import NURSE, env_for
 from tests.unit.db.conftest import Backend
 
 PRV_A = "prv_" + "a" * 32

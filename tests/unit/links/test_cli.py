@@ -11,37 +11,13 @@ import pytest
 
 from bot.db.store import SQLiteStore
 from bot.links.cli import actor
-from tests.conftest import env_for
-from tests.support.cli import ALL_VARS, run, run_process, table
+from tests.support.cli import run, run_process, table
 from tests.support.fakes import FakeMaxCare, FakeSlack
 
 PRV_A = "prv_" + "a" * 32
 PRV_B = "prv_" + "b" * 32
 PRV_C = "prv_" + "c" * 32
 UUID = "3cc7aaaa-bbbb-cccc-dddd-eeeeffff0000"
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory with DATABASE_PATH set and nothing else configured."""
-    for name in ALL_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "links.db"
-    monkeypatch.setenv("DATABASE_PATH", str(path))
-    return path
-
-
-@pytest.fixture
-def fakes(
-    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[FakeSlack, FakeMaxCare, Path]:
-    """The environment pointing the CLI at the fakes and an empty database."""
-    monkeypatch.chdir(tmp_path)
-    db = tmp_path / "cli.db"
-    for key, value in env_for(slack, maxcare, db).items():
-        monkeypatch.setenv(key, value)
-    return slack, maxcare, db
 
 
 # -- links add / remove / list ---------------------------------------------------------------

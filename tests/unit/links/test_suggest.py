@@ -13,8 +13,8 @@ from bot.__main__ import main
 from bot.db.store import SQLiteStore
 from bot.links.suggest import HEADER, propose, words
 from bot.maxcare import Provider
-from tests.conftest import env_for
 from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.harness import env_for
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

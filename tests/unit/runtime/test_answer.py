@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 import pytest
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime import answer as prompt
 from bot.runtime.answer import answer_at_ack
+from tests.support import payloads
+from tests.support.fakes import FakeSlack
 
 
 class Ack:
@@ -142,3 +148,29 @@ def test_bolt_injects_the_wrapped_listeners_arguments() -> None:
         return None
 
     assert get_arg_names_of_callable(listener) == ["ack", "body", "respond"]
+
+
+async def test_bolt_calls_a_decorated_method_by_its_parameter_names(slack: FakeSlack) -> None:
+    class Listeners:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        @answer_at_ack
+        async def on_command(self, ack: Any, command: dict[str, Any]) -> None:
+            await ack(response_type="ephemeral", text="hi")
+            self.seen.append(command["text"])
+
+    listeners = Listeners()
+    app = AsyncApp(
+        client=AsyncWebClient(token=slack.token, base_url=slack.api_url),
+        signing_secret=payloads.SIGNING_SECRET,
+        process_before_response=True,
+    )
+    app.command("/task")(listeners.on_command)
+    body, headers = payloads.slash_command("mine")
+
+    response = await app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+    await prompt.settle(1.0)
+
+    assert response.status == 200 and json.loads(response.body)["text"] == "hi"
+    assert listeners.seen == ["mine"]

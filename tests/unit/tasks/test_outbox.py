@@ -8,18 +8,18 @@ import time
 import httpx
 
 from bot.maxcare import MaxCareClient
-from bot.runtime.pressure import Foreground
+from bot.runtime.pressure import RequestPressure
 
 
 async def test_give_way_returns_at_once_when_nothing_is_being_answered() -> None:
-    fg = Foreground()
+    fg = RequestPressure()
     start = time.monotonic()
     await fg.give_way(fg.deadline(1.0))
     assert time.monotonic() - start < 0.05
 
 
 async def test_give_way_waits_for_the_last_request_to_be_answered() -> None:
-    fg = Foreground(window=0.02)
+    fg = RequestPressure(window=0.02)
     for _ in range(3):
         fg.enter()
     waiter = asyncio.create_task(fg.give_way(fg.deadline(2.0)))
@@ -33,7 +33,7 @@ async def test_give_way_waits_for_the_last_request_to_be_answered() -> None:
 
 
 async def test_the_request_that_handed_over_the_work_does_not_hold_it() -> None:
-    fg = Foreground()
+    fg = RequestPressure()
     fg.enter()  # the submission whose ack is on its way out
     start = time.monotonic()
     await fg.give_way(fg.deadline(1.0))
@@ -41,7 +41,7 @@ async def test_the_request_that_handed_over_the_work_does_not_hold_it() -> None:
 
 
 async def test_a_stream_of_quick_requests_holds_background_work_until_it_stops() -> None:
-    fg = Foreground(window=0.05)
+    fg = RequestPressure(window=0.05)
 
     async def stream(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -60,7 +60,7 @@ async def test_a_stream_of_quick_requests_holds_background_work_until_it_stops()
 
 
 async def test_give_way_is_bounded_from_when_the_work_was_handed_over() -> None:
-    fg = Foreground()
+    fg = RequestPressure()
     handed_over = fg.deadline(0.1)
     fg.enter()
     fg.enter()

@@ -1,22 +1,16 @@
-"""Block Kit builders and the form's data (private_metadata and view state)."""
+"""Block Kit builders of the task form and its notices."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import pytest
 
 from bot import ids
 from bot.slack.text import NOTES_MAX
 from bot.tasks import views as blocks
-from bot.tasks.form import ASSIGNEES_MAX, Destination, FormInput
 from bot.tasks.prefill import Prefill
-from bot.tasks.views import CardData, failure_message, help_text, task_card, task_modal
+from bot.tasks.views import admins_phrase, failure_message, help_text, task_modal
 
 NOTE = "nte_" + "3c" * 16
-SECTION_TEXT_MAX = 3000  # Slack's limit for a section's text
-FIELD_TEXT_MAX = 2000  # ... and for each of its fields
 
 
 def by_block(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -104,99 +98,6 @@ def test_other_modals_respect_title_limits() -> None:
     assert "Not started" in created["blocks"][0]["text"]["text"]
 
 
-# -- the confirmation card -----------------------------------------------------------------
-
-
-def card(**changes: Any) -> CardData:
-    data: dict[str, Any] = {
-        "task_id": "tsk_" + "1" * 32,
-        "note_id": NOTE,
-        "notes": "Review missing plan for Impression #3",
-        "status": "not_started",
-        "sync_status": "synced",
-        "creator_user_id": "UNURSE",
-        "assignees": [("Dr. James Wilson, MD", "UDOC")],
-    }
-    data.update(changes)
-    return CardData(**data)
-
-
-def test_card_shows_everything() -> None:
-    message = task_card(card())
-    assert message["text"]
-    joined = "\n".join(all_texts(message))
-    for expected in ("Review missing plan for Impression #3", "Not started", "Synced to EHR",
-                     "Dr. James Wilson, MD", "<@UDOC>", "<@UNURSE>", NOTE, "tsk_" + "1" * 32):
-        assert expected in joined, expected
-    assert "tsk_" + "1" * 32 in message["text"]
-    assert "Not started" in message["text"]
-
-
-@pytest.mark.parametrize("notes", ["", "x"])
-def test_card_text_always_set(notes: str) -> None:
-    message = task_card(card(notes=notes, status=None, sync_status=None, assignees=[]))
-    assert isinstance(message["text"], str) and message["text"].strip()
-
-
-def test_card_escapes_user_text() -> None:
-    evil = "<!channel> <@UBOSS> <https://evil.example|https://ehr.example> & co"
-    message = task_card(card(notes=evil, assignees=[("<!here> Mallory & <b>", None)]))
-    for text in all_texts(message):
-        for token in ("<!channel>", "<@UBOSS>", "<https://evil", "<!here>", "<b>"):
-            assert token not in text, (token, text)
-    joined = "\n".join(all_texts(message))
-    assert "&lt;!channel&gt;" in joined
-    assert "&amp; co" in joined
-
-
-def test_card_escapes_unknown_status_everywhere() -> None:
-    message = task_card(card(status="<!everyone>"))
-    for text in all_texts(message):
-        assert "<!everyone>" not in text, text
-
-
-@pytest.mark.parametrize("status", ["awaiting_review", "blocked"])
-def test_card_unknown_status_shown_as_is(status: str) -> None:
-    message = task_card(card(status=status, sync_status="weird_sync"))
-    joined = "\n".join(all_texts(message))
-    assert status in joined
-    assert "weird_sync" in joined
-    assert blocks.status_label(status) == status
-
-
-def test_card_known_statuses() -> None:
-    assert blocks.status_label("in_progress") == "In progress"
-    assert blocks.status_label("completed") == "Completed"
-    assert blocks.status_label(None) == "Unknown"
-    assert blocks.sync_label("failed") == "EHR sync failed"
-
-
-def test_card_long_notes_are_shortened_within_limits() -> None:
-    message = task_card(card(notes="word " * 2000, assignees=[(f"Dr {i}", f"U{i:03}")
-                                                              for i in range(20)]))
-    assert len(message["blocks"]) <= 50
-    assert len(message["text"]) < 1000
-    for block in message["blocks"]:
-        if "text" in block:
-            assert len(block["text"]["text"]) <= SECTION_TEXT_MAX
-        for f in block.get("fields", []):
-            assert len(f["text"]) <= FIELD_TEXT_MAX
-    assert "…" in message["blocks"][1]["text"]["text"]
-
-
-def test_card_escaped_notes_stay_within_section_limit() -> None:
-    message = task_card(card(notes="<&>" * 1000))
-    for block in message["blocks"]:
-        if "text" in block:
-            assert len(block["text"]["text"]) <= SECTION_TEXT_MAX
-
-
-def test_card_invite_hint() -> None:
-    message = task_card(card(invite_hint="Invite me with `/invite @MaxCare Tasks`"))
-    assert "/invite" in message["blocks"][-1]["elements"][0]["text"]
-    assert len(message["blocks"]) == len(task_card(card())["blocks"]) + 1
-
-
 # -- failure notice and help ---------------------------------------------------------------
 
 
@@ -230,152 +131,10 @@ def test_not_linked_text_names_admins() -> None:
     assert "workspace admin" in blocks.not_linked_text([])
 
 
-# -- private_metadata ----------------------------------------------------------------------
-
-
-def allow_slack(url: str) -> bool:
-    return url.startswith("https://hooks.slack.com/")
-
-
-GOOD = {
-    "source": "message",
-    "channel_id": "C0GENERAL",
-    "thread_ts": "1700000000.000100",
-    "message_ts": "1700000000.000200",
-    "response_url": "https://hooks.slack.com/commands/T0/1/abc",
-}
-
-
-def test_destination_round_trip() -> None:
-    dest = Destination.model_validate(GOOD)
-    raw = dest.dump()
-    assert len(raw) < 3000
-    assert Destination.load(raw, allow_slack) == dest
-    assert dest.message_key == "C0GENERAL:1700000000.000200"  # the message itself, not its thread
-    assert Destination(source="command", channel_id="C1X", message_ts="1.2").message_key is None
-    assert Destination(source="message", channel_id="C1X").message_key is None
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        None,
-        "",
-        "not json",
-        "[1, 2]",
-        "42",
-        "null",
-        '"a string"',
-        "{",
-        json.dumps({**GOOD, "channel_id": "general"}),
-        json.dumps({**GOOD, "channel_id": "C0GENERAL; DROP TABLE"}),
-        json.dumps({**GOOD, "channel_id": 123}),
-        json.dumps({**GOOD, "thread_ts": "yesterday"}),
-        json.dumps({**GOOD, "thread_ts": ["1.2"]}),
-        json.dumps({**GOOD, "message_ts": "1.2; x"}),
-        json.dumps({**GOOD, "source": "admin"}),
-        {"source": "message"},  # not a string at all
-        12,
-    ],
-)
-def test_destination_junk_becomes_empty(raw: Any) -> None:
-    assert Destination.load(raw, allow_slack) == Destination()
-
-
-def test_destination_disallowed_response_url_is_dropped() -> None:
-    raw = json.dumps({**GOOD, "response_url": "https://evil.example/collect"})
-    dest = Destination.load(raw, allow_slack)
-    assert dest.response_url is None
-    assert dest == Destination.model_validate({**GOOD, "response_url": None})
-
-
-def test_destination_unknown_keys_ignored() -> None:
-    dest = Destination.load(json.dumps({**GOOD, "provider_id": "prv_x"}), allow_slack)
-    assert dest == Destination.model_validate(GOOD)
-
-
-@pytest.mark.parametrize("raw", ["[" * 3000, '{"a":' * 2000])
-def test_destination_deeply_nested_json_becomes_empty(raw: str) -> None:
-    assert Destination.load(raw, allow_slack) == Destination()
-
-
-# -- view state ----------------------------------------------------------------------------
-
-
-def state(note: Any = NOTE, users: Any = ("UDOC",), notes: Any = "Do it",
-          dest: Any = None) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        ids.NOTE_BLOCK: {ids.NOTE_ACTION: {"type": "plain_text_input", "value": note}},
-        ids.ASSIGNEES_BLOCK: {ids.ASSIGNEES_ACTION: {"type": "multi_users_select",
-                                                     "selected_users": list(users)
-                                                     if isinstance(users, tuple) else users}},
-        ids.NOTES_BLOCK: {ids.NOTES_ACTION: {"type": "plain_text_input", "value": notes}},
-    }
-    if dest is not None:
-        values[ids.DESTINATION_BLOCK] = {
-            ids.DESTINATION_ACTION: {"type": "conversations_select",
-                                     "selected_conversation": dest}
-        }
-    return {"state": {"values": values}}
-
-
-def test_form_input_reads_a_good_view() -> None:
-    form = FormInput.from_view(state(dest="C0GENERAL"))
-    assert form == FormInput(note=NOTE, assignees=["UDOC"], notes="Do it", destination="C0GENERAL")
-    assert form.local_errors() == ({}, NOTE)
-
-
-@pytest.mark.parametrize(
-    "view",
-    [
-        None,
-        "view",
-        [],
-        {},
-        {"state": None},
-        {"state": []},
-        {"state": {"values": "x"}},
-        {"state": {"values": {ids.NOTE_BLOCK: []}}},
-        {"state": {"values": {ids.NOTE_BLOCK: {ids.NOTE_ACTION: "nte"}}}},
-        state(note=42, users="UDOC", notes=["a"], dest=7),
-        state(note=None, users=None, notes=None, dest="not a channel"),
-        state(note={"x": 1}, users=[1, None, {"id": "U1"}], notes=3.5, dest=["C1"]),
-    ],
-)
-def test_form_input_malformed_state_never_raises(view: Any) -> None:
-    form = FormInput.from_view(view)
-    assert form.note == ""
-    assert form.assignees == []
-    assert form.notes == ""
-    assert form.destination is None
-    errors, note_id = form.local_errors()
-    assert note_id is None
-    assert set(errors) == {ids.NOTE_BLOCK, ids.ASSIGNEES_BLOCK, ids.NOTES_BLOCK}
-
-
-def test_form_input_keeps_only_string_users() -> None:
-    form = FormInput.from_view(state(users=["U1", 2, None, "U2"]))
-    assert form.assignees == ["U1", "U2"]
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "block"),
-    [
-        ({"note": "nte_123"}, ids.NOTE_BLOCK),
-        ({"note": "   "}, ids.NOTE_BLOCK),
-        ({"notes": "  \n "}, ids.NOTES_BLOCK),
-        ({"notes": "x" * (NOTES_MAX + 1)}, ids.NOTES_BLOCK),
-        ({"users": []}, ids.ASSIGNEES_BLOCK),
-        ({"users": [f"U{i:03}" for i in range(ASSIGNEES_MAX + 1)]}, ids.ASSIGNEES_BLOCK),
-        ({"users": ["C0CHANNEL"]}, ids.ASSIGNEES_BLOCK),
-    ],
-)
-def test_form_input_local_errors(kwargs: dict[str, Any], block: str) -> None:
-    errors, _ = FormInput.from_view(state(**kwargs)).local_errors()
-    assert set(errors) == {block}
-    assert errors[block]
-
-
-def test_form_input_uuid_note_is_normalised() -> None:
-    uuid = "3c3c3c3c-3c3c-3c3c-3c3c-3c3c3c3c3c3c"
-    assert FormInput.from_view(state(note=uuid)).local_errors() == ({}, NOTE)
+def test_admins_phrase_names_a_few_then_counts_the_rest() -> None:
+    assert admins_phrase(["UB", "UA"]) == "<@UA>, <@UB>"
+    many = [f"U{i:03}" for i in range(25)]
+    phrase = admins_phrase(many)
+    assert phrase.count("<@") == blocks.ADMINS_NAMED_MAX
+    assert "<@U000>" in phrase and "<@U024>" not in phrase
+    assert phrase.endswith("or one of 15 other admins")
