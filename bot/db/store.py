@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -71,7 +72,7 @@ class SQLiteStore:
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA busy_timeout = 5000")
         if str(path) != ":memory:":
-            self.db.enable_wal()
+            _enable_wal(self.db)
         # In WAL mode NORMAL keeps every commit through a crash or kill -9 and skips the fsync
         # (a full sync costs 5x the whole insert); only a power loss could undo the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
@@ -513,6 +514,23 @@ class SQLiteStore:
             "SELECT count(*) FROM links WHERE stale_reason IS NOT NULL AND stale_reason != ''"
         ).fetchone()
         return int(row[0])
+
+
+def _enable_wal(db: sqlite_utils.Database, *, patience: float = 5.0) -> None:
+    """Switch a file to WAL mode, waiting for other processes opening it at the same moment.
+
+    On a new file SQLite may refuse the switch at once ("database is locked") instead of waiting
+    for the busy timeout: waiting could deadlock two connections that both hold a read lock.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _create_private(path: Path) -> None:
