@@ -81,7 +81,6 @@ def test_killed_before_the_post_was_answered_without_effect(
     assert len(maxcare.all_tasks()) == 1
 
 
-@pytest.mark.both_databases
 def test_killed_after_creation_before_the_card(
     app: App, slack: FakeSlack, maxcare: FakeMaxCare
 ) -> None:
