@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmarks.procs import ROOT, clean_env
 from benchmarks.stats import percentile, summary
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 
 
 def user_id(i: int) -> str:
@@ -27,7 +27,7 @@ def write_links_csv(path: Path, count: int) -> Path:
     return path
 
 
-def seed_links(store: Store, count: int) -> None:
+def seed_links(store: SQLiteStore, count: int) -> None:
     """`count` links written straight into the table (fast set-up for the lookup measure)."""
     rows = [
         (user_id(i), f"prv_{secrets.token_hex(16)}", "bench", "2026-01-01T00:00:00+00:00")
@@ -41,7 +41,7 @@ def seed_links(store: Store, count: int) -> None:
         )
 
 
-def measure_lookup(store: Store, count: int, *, users: int = 10, repeat: int = 1000) -> dict:
+def measure_lookup(store: SQLiteStore, count: int, *, users: int = 10, repeat: int = 1000) -> dict:
     """Time store.get_links(10 linked users) `repeat` times; summary in microseconds."""
     step = max(1, count // users)
     wanted = [user_id(min(count - 1, i * step)) for i in range(users)]
@@ -59,7 +59,7 @@ def measure_lookup(store: Store, count: int, *, users: int = 10, repeat: int = 1
 
 def lookup_at(tmp: Path, count: int, *, repeat: int) -> dict:
     """A fresh database with `count` links; the lookup measure on it."""
-    store = Store(tmp / f"lookup-{count}.db")
+    store = SQLiteStore(tmp / f"lookup-{count}.db")
     try:
         seed_links(store, count)
         return measure_lookup(store, count, repeat=repeat)
@@ -90,7 +90,7 @@ def cli_import(tmp: Path, count: int) -> dict:
         [sys.executable, "-c", "import bot.cli"], cwd=ROOT, env=env, timeout=60, check=True
     )
     startup = time.perf_counter() - started
-    store = Store(db)
+    store = SQLiteStore(db)
     try:
         imported = store.count_links()
     finally:

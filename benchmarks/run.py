@@ -33,7 +33,7 @@ from benchmarks.heap import keep_history_out_of_collections
 from benchmarks.load import Sample, Signed, closed_loop, paced
 from benchmarks.procs import ROOT, Fakes, Proc, clean_env, free_port
 from benchmarks.stats import summary
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from tests.support import payloads, submissions
 
 HERE = Path(__file__).resolve().parent
@@ -479,7 +479,7 @@ def run(cfg: Config) -> dict[str, Any]:
         nurse_ids = fakes.maxcare_providers(len(NURSES))
         doctor_id = fakes.maxcare_providers(1)[0]
         db = tmp / "bot.db"
-        store = Store(db)
+        store = SQLiteStore(db)
         for user, provider in [*zip(NURSES, nurse_ids, strict=True), (DOCTOR, doctor_id)]:
             store.set_link(user, provider, actor="bench", provider_name=f"Bench {user}")
         store.close()

@@ -14,8 +14,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.db import open_store
 from bot.db.checkpoint import Checkpointer
-from bot.db.store import Store, default_owner, utcnow
+from bot.db.store import SQLiteStore, Store, default_owner, utcnow
 from bot.home import listeners as home_listeners
 from bot.home.service import HomeService
 from bot.links import listeners as link_listeners
@@ -126,8 +127,10 @@ async def build_bot(
 ) -> Bot:
     """Learn who we are from auth.test, construct every part, and register each feature."""
     slack, installed = await connect(settings)
-    store = Store(settings.database_path, clock=tuning.now) if store is None else store
-    checkpointer = None if str(store.path) == ":memory:" else Checkpointer(store)
+    store = open_store(settings, clock=tuning.now) if store is None else store
+    checkpointer: Checkpointer | None = None  # PostgreSQL checkpoints by itself
+    if isinstance(store, SQLiteStore) and str(store.path) != ":memory:":
+        checkpointer = Checkpointer(store)
     pressure = RequestPressure()
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,

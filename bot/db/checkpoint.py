@@ -16,7 +16,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 
 log = logging.getLogger("bot.checkpoint")
 
@@ -29,7 +29,7 @@ LOG_LIMIT_BYTES = 64 * 1024 * 1024
 class Checkpointer:
     """Runs `PRAGMA wal_checkpoint(PASSIVE)` every `interval` seconds in a thread."""
 
-    def __init__(self, store: Store, *, interval: float = 1.0) -> None:
+    def __init__(self, store: SQLiteStore, *, interval: float = 1.0) -> None:
         self.path: Path = store.path
         self.interval = interval
         self.last: tuple[int, int, int] | None = None  # (busy, log frames, checkpointed frames)

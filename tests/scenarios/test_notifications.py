@@ -86,6 +86,7 @@ async def test_refresh_on_the_dm_shows_the_live_card(h: Harness) -> None:
     assert card.task_id in texts(update.params)
 
 
+@pytest.mark.both_databases
 async def test_home_turns_the_dms_off_and_on(h: Harness) -> None:
     assert (await h.post(tick_notify(DOCTOR, on=False))).status_code == 200
     (published,) = await h.slack.async_wait_for("views.publish")
@@ -150,6 +151,7 @@ def news(h: Harness, thread_ts: str | None = None) -> list[Call]:
     ]
 
 
+@pytest.mark.both_databases
 async def test_a_status_change_updates_the_card_and_tells_the_creator(
     make_harness: MakeHarness,
 ) -> None:
@@ -223,6 +225,7 @@ def watch_gets(h: Harness, task_ids: list[str]) -> list[str]:
     return [r.path for r in h.maxcare.requests("GET") if r.path in paths]
 
 
+@pytest.mark.both_databases
 async def test_tasks_sharing_an_assignee_are_asked_about_in_one_listing(
     make_harness: MakeHarness,
 ) -> None:

@@ -200,6 +200,7 @@ async def test_slack_calls_share_one_pool_kept_warm_between_bursts(h: Harness) -
     assert len(h.slack.calls("views.open")) == 2
 
 
+@pytest.mark.both_databases
 async def test_full_submit_creates_the_task_and_posts_the_card(h: Harness) -> None:
     view = await open_form(h, f"{NOTE} <@{DOCTOR}> {NOTES}")
     ack = await submit(h, view, form_values(), view_id="VFULL00001")
@@ -335,6 +336,7 @@ async def test_exactly_3000_chars_and_20_assignees_are_accepted(h: Harness) -> N
     assert only_task(h)["notes"] == "y" * 3000
 
 
+@pytest.mark.both_databases
 async def test_unlinked_assignee_is_named(h: Harness) -> None:
     view = await open_form(h)
     ack = await submit(h, view, form_values(assignees=[DOCTOR, STRANGER]), view_id="VERR000002")
@@ -396,6 +398,7 @@ async def test_message_shortcut_cuts_long_messages_visibly(h: Harness) -> None:
     assert notes.startswith("word word")
 
 
+@pytest.mark.both_databases
 async def test_message_shortcut_card_goes_in_the_thread_and_is_remembered(h: Harness) -> None:
     signed = payloads.message_action(message(f"{NOTE} <@{DOCTOR}> {NOTES}"))
     view = await open_modal(h, signed)
@@ -463,6 +466,7 @@ async def test_global_shortcut_form_has_a_destination_picker(h: Harness) -> None
     assert block_ids(view)[:3] == ["note", "assignees", "notes"]
 
 
+@pytest.mark.both_databases
 async def test_global_shortcut_card_goes_to_the_chosen_conversation(h: Harness) -> None:
     view = await open_modal(h, payloads.global_shortcut())
     ack = await submit(
@@ -616,6 +620,7 @@ async def test_refusal_gives_the_form_back_with_the_reason(h: Harness, status: i
     assert refusal(status)["message"] in error
 
 
+@pytest.mark.both_databases
 async def test_refused_then_fixed_resubmission_creates_the_task(h: Harness) -> None:
     h.maxcare.fail_next("POST", "/tasks", 404, body=refusal(404))
     view = await open_form(h)
@@ -638,6 +643,7 @@ async def test_refused_then_fixed_resubmission_creates_the_task(h: Harness) -> N
     assert sub is not None and sub.state == "created" and sub.task_id == task["id"]
 
 
+@pytest.mark.both_databases
 async def test_the_same_view_submitted_twice_makes_one_task_and_one_card(h: Harness) -> None:
     view = await open_form(h)
     first = await submit(h, view, form_values(), view_id="VTWICE0001")
@@ -690,6 +696,7 @@ async def test_closed_modal_gets_an_ephemeral_with_reopen_button(h: Harness) -> 
     }
 
 
+@pytest.mark.both_databases
 async def test_reopen_draft_opens_the_form_with_the_same_inputs(h: Harness) -> None:
     await _refused_with_closed_modal(h)
     trigger = payloads.new_trigger_id()
@@ -740,6 +747,7 @@ async def test_someone_else_cannot_reopen_or_dismiss_a_draft(h: Harness) -> None
     assert sub is not None and sub.state == "failed" and sub.notes == "Draft text"
 
 
+@pytest.mark.both_databases
 async def test_dismiss_draft_forgets_the_text(h: Harness) -> None:
     await _refused_with_closed_modal(h)
 

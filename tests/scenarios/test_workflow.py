@@ -60,6 +60,7 @@ def completion(h: Harness, execution_id: str) -> Call:
 # -- the step end to end ----------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 async def test_a_run_creates_the_task_completes_the_step_and_posts_the_card(h: Harness) -> None:
     await run_step(h, "FxRUN0001")
 
@@ -100,6 +101,7 @@ async def test_without_a_channel_the_card_goes_to_the_creator(h: Harness) -> Non
     assert completion(h, "FxRUN0002").method == "functions.completeSuccess"
 
 
+@pytest.mark.both_databases
 async def test_the_same_run_delivered_twice_while_maxcare_is_slow_makes_one_task(
     h: Harness,
 ) -> None:
@@ -116,6 +118,7 @@ async def test_the_same_run_delivered_twice_while_maxcare_is_slow_makes_one_task
     assert len([c for c in posts(h.slack) if c.params["channel"] == WARD]) == 1
 
 
+@pytest.mark.both_databases
 async def test_a_restart_never_completes_the_step_twice(h: Harness) -> None:
     h.slack.fail("functions.completeSuccess", "internal_error")  # Slack hiccups once
     await run_step(h, "FxRUN0003")
@@ -147,6 +150,7 @@ async def test_slack_saying_the_step_already_ended_is_the_end_of_it(h: Harness) 
 # -- refusals: the workflow's author is told why -----------------------------------------------
 
 
+@pytest.mark.both_databases
 async def test_an_unlinked_creator_ends_the_step_with_an_error_naming_them(h: Harness) -> None:
     await run_step(h, "FxNOLINK01", creator=STRANGER)
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from benchmarks import heap, lazy_vs_answer, load, mapping, run
 from benchmarks.load import Signed
 from benchmarks.stats import percentile, summary
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from tests.support.fakes import FakeMaxCare, FakeSlack
 
 
@@ -39,7 +39,7 @@ def test_summary_names_the_usual_figures() -> None:
 
 
 def test_mapping_measure_on_1000_links(tmp_path: Path) -> None:
-    store = Store(tmp_path / "bench.db")
+    store = SQLiteStore(tmp_path / "bench.db")
     try:
         mapping.seed_links(store, 1000)
         assert store.count_links() == 1000

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.db.store import STALE_SLACK, Store
+from bot.db.store import STALE_SLACK, SQLiteStore
 from bot.workflow import views
 from bot.workflow.service import StepInputs, WorkflowService
 
@@ -28,7 +28,7 @@ def test_inputs_are_read_leniently() -> None:
 
 @pytest.fixture
 def service(tmp_path: Path) -> WorkflowService:
-    store = Store(tmp_path / "bot.db")
+    store = SQLiteStore(tmp_path / "bot.db")
     store.set_link("UNURSE", PRV, actor="test")
     store.set_link("UDOCTOR", PRV, actor="test")
     store.set_link("UGONE", PRV, actor="test")
