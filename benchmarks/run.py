@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.ack import ack_phases, cards_phase, cold_phase
+from benchmarks.apps import Apps
 from benchmarks.chart import draw_ack_chart
 from benchmarks.heap import keep_history_out_of_collections
 from benchmarks.phases import burst_phase, e2e_phase, mapping_phase
-from benchmarks.procs import ROOT, Fakes, Proc, clean_env, free_port
+from benchmarks.procs import ROOT, Fakes
 from benchmarks.report import failures, report, targets
-from benchmarks.traffic import DOCTOR, NURSES, Tags
-from bot.db.store import Store
-from tests.support import payloads
+from benchmarks.traffic import Tags
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -84,80 +83,6 @@ class Config:
         )
 
 
-def bot_command(cfg: Config, name: str) -> list[str]:
-    """`python -m bot serve --mode http`, under pyinstrument with --profile."""
-    serve = ["-m", "bot", "serve", "--mode", "http"]
-    if cfg.profile:
-        out = RESULTS / f"profile-{name}.html"
-        return [sys.executable, "-m", "pyinstrument", "-r", "html", "-o", str(out), *serve]
-    return [sys.executable, *serve]
-
-
-class Apps:
-    """The processes of one run, each started on demand and all stopped at the end."""
-
-    def __init__(self, cfg: Config, fakes: Fakes, tmp: Path) -> None:
-        self.cfg, self.tmp = cfg, tmp
-        self.procs: list[Proc] = []
-        nurse_ids = fakes.maxcare_providers(len(NURSES))
-        self.doctor_id = fakes.maxcare_providers(1)[0]
-        self.people = [*zip(NURSES, nurse_ids, strict=True), (DOCTOR, self.doctor_id)]
-        self.env = {
-            **fakes.env(),
-            "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET,
-            "BIND_HOST": "127.0.0.1",
-            "LOG_LEVEL": "INFO",
-        }
-
-    def database(self, name: str) -> Path:
-        """A database of its own for one bot process, with every benchmark user linked."""
-        db = self.tmp / f"{name}.db"
-        store = Store(db)
-        try:
-            for user, provider in self.people:
-                store.set_link(user, provider, actor="bench", provider_name=f"Bench {user}")
-        finally:
-            store.close()
-        return db
-
-    def bot(self, name: str, **env: str) -> Proc:
-        """`python -m bot serve` on its own database (not started)."""
-        port = free_port()
-        full = {**self.env, "PORT": str(port), "DATABASE_PATH": str(self.database(name)), **env}
-        proc = Proc(
-            name,
-            bot_command(self.cfg, name),
-            clean_env(full),
-            self.tmp,
-            port,
-            self.tmp / f"{name}.log",
-        )
-        self.procs.append(proc)
-        return proc
-
-    def module(self, name: str, argv: list[str], **env: str) -> Proc:
-        """`python -m benchmarks.<…>` (not started)."""
-        port = free_port()
-        full = {**self.env, "PORT": str(port), **env}
-        proc = Proc(
-            name,
-            [sys.executable, "-m", *argv],
-            clean_env(full),
-            ROOT,
-            port,
-            self.tmp / f"{name}.log",
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.stop()
-
-    def logs(self, prefix: str) -> str:
-        return "".join(p.logs() for p in self.procs if p.name.startswith(prefix) and p.popen)
-
-
 def run(cfg: Config) -> dict[str, Any]:
     """Every measure, with every process stopped at the end whatever happens."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -167,7 +92,7 @@ def run(cfg: Config) -> dict[str, Any]:
     fakes = Fakes(cfg.slack_latency_ms, cfg.maxcare_latency_ms, tmp / "fakes.log")
     raw: dict[str, Any] = {}
     try:
-        apps = Apps(cfg, fakes, tmp)
+        apps = Apps(fakes, tmp, RESULTS if cfg.profile else None)
         # The ack phases let the bot's work run at full speed: the worst case for its acks.
         bot = apps.bot("bot", MAXCARE_RATE_LIMIT_PER_MINUTE="1000000")
         bare = apps.module("as_it_comes", ["benchmarks.bare_bolt"])
