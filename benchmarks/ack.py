@@ -109,7 +109,11 @@ def ack_phases(
             for ref, suffix in (("like_for_like", ""), ("as_it_comes", "_as_it_comes")):
                 for q in ("p50", "p99"):
                     mine, theirs = entry["bot"]["ack_ms"].get(q), entry[ref]["ack_ms"].get(q)
-                    entry[f"ratio_{q}{suffix}"] = round(mine / theirs, 2) if theirs else None
+                    entry[f"ratio_{q}{suffix}"] = _ratio(mine, theirs)
+            if kind == "submission":
+                # Both apps' acks while their own cards were being posted: the work included.
+                mine, theirs = (entry[a]["ack_ms_while_cards_posted"].get("p99") for a in WORKERS)
+                entry["ratio_p99_while_cards"] = _ratio(mine, theirs)
             table[kind][rate] = entry
             print(
                 f"  {kind:<10} {rate:>4}/s: ack p99 ms "
@@ -119,6 +123,10 @@ def ack_phases(
                 flush=True,
             )
     return table, raw
+
+
+def _ratio(mine: float | None, theirs: float | None) -> float | None:
+    return round(mine / theirs, 2) if mine and theirs else None
 
 
 def mixed_schedule(seconds: float, per_kind_rate: float, key: object) -> list[tuple[str, float]]:
@@ -155,7 +163,7 @@ def traffic_phase(
     for kind in KINDS:
         bot = out["bot"][kind]["ack_ms"].get("p99")
         ref = out["like_for_like"][kind]["ack_ms"].get("p99")
-        out[f"ratio_p99_{kind}"] = round(bot / ref, 2) if bot and ref else None
+        out[f"ratio_p99_{kind}"] = _ratio(bot, ref)
     out["sent"] = sent
     out["seconds"] = round(offsets[-1], 2) if offsets else 0.0
     return out

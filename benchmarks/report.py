@@ -44,6 +44,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     cold_card = cold["bot"]["submission"]["card_after_maxcare_ms"]["p99"]
     rate = traffic["rate_per_kind_per_s"]
     fail = r["failures"]["total"]
+    sub_ratio = ack["submission"][top]["ratio_p99_while_cards"]
     rows = [
         (
             f"ack p99 at {top}/s, `/task` commands (bot / like-for-like)",
@@ -52,10 +53,10 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             ack["command"][top]["ratio_p99"] <= 1.25,
         ),
         (
-            f"ack p99 at {top}/s, submissions, cards included (bot / like-for-like)",
-            f"{ack['submission'][top]['ratio_p99']}×",
+            f"ack p99 at {top}/s, submissions, while cards are posted (bot / like-for-like)",
+            f"{sub_ratio}×",
             "≤ 1.25×",
-            ack["submission"][top]["ratio_p99"] <= 1.25,
+            sub_ratio is not None and sub_ratio <= 1.25,
         ),
         (
             f"views.open p99 from due (worst: {worst})",
@@ -183,6 +184,11 @@ def report(r: dict[str, Any]) -> str:
                     f"{_pp(lfl['views_open_ms'])}, as it comes {_pp(aic['views_open_ms'])}"
                 )
             else:
+                add(
+                    f"  {'':<17}ack while cards are posted: bot "
+                    f"{_pp(bot['ack_ms_while_cards_posted'])}, lfl "
+                    f"{_pp(lfl['ack_ms_while_cards_posted'])} (× {e['ratio_p99_while_cards']})"
+                )
                 add(
                     f"  {'':<17}card after MaxCare: bot {_pp(bot['card_after_maxcare_ms'])}, lfl "
                     f"{_pp(lfl['card_after_maxcare_ms'])}; submission → card: bot "

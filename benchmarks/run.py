@@ -49,7 +49,9 @@ class Config:
     # (1,000 a minute) as submissions: more than the app could ever turn into tasks, with every
     # task and card still made (the bot's budget is lifted for these phases).
     rates: tuple[int, ...] = (10, 30, 60)
-    segment_seconds: float = 4.0  # per app per turn: twice the longest the bot holds work
+    # Per app per turn: the bot holds work up to 2 s while requests keep coming, so most of
+    # each turn's acks are answered while its cards are being made (the rest are reported too).
+    segment_seconds: float = 5.0
     segments: int = 4  # the apps take turns this many times per rate, forward then backward
     traffic_rate: float = 8.0  # forms a second, and as many submissions (card target)
     traffic_seconds: float = 60.0
