@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.runtime.server import serve
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+        return asyncio.run(serve(settings))  # non-zero when a service refused the app
     return 0
 
 

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.db import open_store
+from bot.db import describe_database, open_store
 from bot.db.checkpoint import Checkpointer
 from bot.db.store import SQLiteStore, Store, default_owner, utcnow
 from bot.home import listeners as home_listeners
@@ -23,7 +23,9 @@ from bot.links import listeners as link_listeners
 from bot.links.service import AdminCheck, AdminService
 from bot.maxcare import MaxCareClient, Task
 from bot.runtime import answer
+from bot.runtime.metrics import Metrics
 from bot.runtime.pressure import RequestPressure
+from bot.runtime.startup import database_not_ready
 from bot.runtime.subcommands import Subcommands
 from bot.runtime.team import OnlyInstalledTeam
 from bot.settings import Settings
@@ -84,6 +86,7 @@ class Bot:
     bot_user_id: str
     verifier: SignatureVerifier | None = None
     checkpointer: Checkpointer | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # GET /metrics
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _checkpoints: asyncio.Task[None] | None = None
 
@@ -125,13 +128,23 @@ async def build_bot(
     maxcare_transport: httpx.AsyncBaseTransport | None = None,
     store: Store | None = None,
 ) -> Bot:
-    """Learn who we are from auth.test, construct every part, and register each feature."""
+    """Learn who we are from auth.test, construct every part, and register each feature.
+
+    Raises NotReady when Slack or the database is unreachable or refuses the app.
+    """
     slack, installed = await connect(settings)
-    store = open_store(settings, clock=tuning.now) if store is None else store
+    if store is None:
+        try:
+            store = open_store(settings, clock=tuning.now)
+        except Exception as exc:
+            if slack.session is not None:
+                await slack.session.close()
+            raise database_not_ready(exc, describe_database(settings)) from None
     checkpointer: Checkpointer | None = None  # PostgreSQL checkpoints by itself
     if isinstance(store, SQLiteStore) and str(store.path) != ":memory:":
         checkpointer = Checkpointer(store)
     pressure = RequestPressure()
+    metrics = Metrics()
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,
@@ -142,7 +155,9 @@ async def build_bot(
         transport=maxcare_transport,
         clock=tuning.maxcare_clock,
         sleep=tuning.sleep,
+        on_outcome=metrics.maxcare_outcome,
     )
+    metrics.watch(store, maxcare)
     cards = TaskCards(store=store)
     owner = default_owner()  # this process, in the database's claims
     follower = SyncFollower(
@@ -215,6 +230,7 @@ async def build_bot(
         store=store, slack=slack, admin_ids=settings.admin_ids, is_admin=admins.is_admin
     )
     signing = settings.slack_signing_secret
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_CLIENT_NOTICE)  # once: the same filter
     app = AsyncApp(
         client=slack,
         signing_secret=signing.get_secret_value() if signing else None,
@@ -247,7 +263,19 @@ async def build_bot(
         bot_user_id=installed.bot_user_id,
         verifier=SignatureVerifier(signing.get_secret_value()) if signing else None,
         checkpointer=checkpointer,
+        metrics=metrics,
     )
+
+
+class _ClientNotice(logging.Filter):
+    """Drops Bolt's notice that SLACK_BOT_TOKEN, which it reads from the environment itself,
+    gives way to the client we pass: said at every start, it is noise, not a problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_CLIENT_NOTICE = _ClientNotice()
 
 
 async def log_listener_error(error: Exception) -> None:

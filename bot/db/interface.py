@@ -238,6 +238,9 @@ class Store(Protocol):
     def open_submissions(self) -> list[Submission]:
         """Submissions not yet finished, oldest first."""
 
+    def outbox_summary(self) -> dict[str, tuple[int, str | None]]:
+        """Unfinished submissions by state: how many, and the oldest latest ack."""
+
     def update_submission(self, view_id: str, **changes: Any) -> None:
         """Change some columns of one submission (ValueError for unknown columns)."""
 

@@ -375,6 +375,16 @@ class SQLiteStore:
         )
         return [submission_from_row(r) for r in rows]
 
+    def outbox_summary(self) -> dict[str, tuple[int, str | None]]:
+        """Unfinished submissions by state: how many, and the oldest latest ack (for /metrics)."""
+        marks = ",".join("?" for _ in OPEN_STATES)
+        rows = self.db.conn.execute(
+            f"SELECT state, count(*), min(coalesce(acked_at, created_at)) FROM submissions "
+            f"WHERE state IN ({marks}) AND confirmed_at IS NULL GROUP BY state",
+            list(OPEN_STATES),
+        )
+        return {state: (count, oldest) for state, count, oldest in rows}
+
     def update_submission(self, view_id: str, **changes: Any) -> None:
         """Change some columns of one submission."""
         changes = submission_changes(changes, self._now())

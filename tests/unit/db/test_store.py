@@ -444,3 +444,15 @@ def test_v2_migration_upgrades_a_v1_database(tmp_path: Path) -> None:
     assert store.clear_stale("UOLD", STALE_PROVIDER) is False
     assert store.clear_stale("UOLD") is True
     store.close()
+
+
+def test_outbox_summary_counts_unfinished_rows_by_state(store: Store, clock: Clock) -> None:
+    store.add_submission(submission("V1"))
+    clock.tick(5)
+    store.add_submission(submission("V2", state="unknown"))
+    store.add_submission(submission("V3", state="failed"))
+    store.add_submission(submission("V4", state="created", confirmed_at=clock().isoformat()))
+    summary = store.outbox_summary()
+    assert set(summary) == {"pending", "unknown"}
+    assert summary["pending"][0] == 1 and summary["unknown"][0] == 1
+    assert summary["pending"][1] is not None and summary["pending"][1] < summary["unknown"][1]
