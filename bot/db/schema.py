@@ -80,14 +80,14 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 def _v2(db: sqlite_utils.Database) -> None:
-    """Admin features (issue 5): stale links, and the audit looked up by person."""
+    """Admin features: stale links, and the audit looked up by person."""
     db.table("links").add_column("stale_reason", str)
     db.table("links").add_column("stale_since", str)
     db.table("link_events").create_index(["slack_user_id"])
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """Live task status (issue 6): when each task was last checked, and its EHR-sync follow-up."""
+    """Live task status: when each task was last checked, and its EHR-sync follow-up."""
     tasks = db.table("tasks")
     tasks.add_column("maxcare_updated_at", str)  # the task's updatedAt in MaxCare
     tasks.add_column("checked_at", str)  # when the app last fetched it
@@ -99,7 +99,7 @@ def _v3(db: sqlite_utils.Database) -> None:
 
 
 def _v4(db: sqlite_utils.Database) -> None:
-    """Cheaper submissions (issue 7): only message-shortcut rows carry a message key, so only
+    """Cheaper submissions: only message-shortcut rows carry a message key, so only
     they are indexed by it; every other insert before an ack skips that index."""
     db.execute("DROP INDEX IF EXISTS idx_submissions_message_key")
     db.execute(

@@ -132,7 +132,7 @@ class SQLiteStore:
     def get_link(self, slack_user_id: str) -> Link | None:
         """The link of one Slack user, if any (from memory, like get_links: every `/task` asks).
 
-        sqlite-utils' rows_where read the schema on every call: 88 µs of a command's 800.
+        sqlite-utils' rows_where re-reads the schema on every call, a tenth of a command's time.
         """
         return self.get_links([slack_user_id]).get(slack_user_id)
 
@@ -211,7 +211,7 @@ class SQLiteStore:
         if old and old.provider_id != provider_id and old.stale_reason == STALE_PROVIDER:
             row.update(stale_reason=None, stale_since=None)  # the unknown provider is replaced
         # Plain SQL: sqlite-utils' upsert and insert introspect the table on every call, which made
-        # `links import` of 100,000 rows take 15 s (issue 7's benchmark; the target is < 5 s).
+        # a large `links import` several times slower.
         changes = ", ".join(f"{col} = excluded.{col}" for col in row if col != "slack_user_id")
         self._links_written()
         self.db.execute(
@@ -436,7 +436,7 @@ class SQLiteStore:
         rows = list(self.db.table("tasks").rows_where("task_id = ?", [task_id]))
         return rows[0] if rows else None
 
-    # -- task status and the EHR-sync follow-up (issue 6) -----------------------------------
+    # -- task status and the EHR-sync follow-up ----------------------------------------------
 
     def update_task(self, task_id: str, **changes: Any) -> None:
         """Change some columns of a recorded task (unknown IDs are ignored)."""
@@ -593,7 +593,7 @@ class SQLiteStore:
         return found
 
     def count_stale_links(self) -> int | None:
-        """Links marked stale (issue 5 adds `stale_reason`); None while the column is absent."""
+        """Links marked stale; None while the `stale_reason` column is absent (old schemas)."""
         if "stale_reason" not in self.db.table("links").columns_dict:
             return None
         row = self.db.execute(
