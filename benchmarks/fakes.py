@@ -8,8 +8,9 @@ the load generator from competing with them for one GIL, which would blur their 
 Every answer is delayed by the configured latency *after* the request was handled (MaxCare counts a
 request against its rate limit when it arrives). Receipt times (time.monotonic, which is system-wide
 on Linux, so comparable with the benchmark process) are recorded before anything else and served at
-`GET /_bench/receipts` for views.open (keyed by trigger_id), chat.postMessage (keyed by channel) and
-every MaxCare request (keyed by "METHOD path").
+`GET /_bench/receipts` for views.open (keyed by trigger_id), chat.postMessage (keyed by channel),
+every MaxCare request and answer (keyed by "METHOD path") and each task MaxCare created (by note ID,
+at the time of its answer).
 """
 
 from __future__ import annotations
@@ -65,6 +66,15 @@ def _slack_key(method: str, raw: bytes, content_type: str) -> str | None:
     except ValueError:
         return ""
     return str(params.get(field, "")) if isinstance(params, dict) else ""
+
+
+def _note_id(raw: bytes) -> str:
+    """The noteId of a task-creation body ("" when there is none)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return ""
+    return str(body.get("noteId", "")) if isinstance(body, dict) else ""
 
 
 class LatentSlack(FakeSlack):
@@ -136,13 +146,17 @@ class LatentMaxCare(FakeMaxCare):
         key = f"{request.method} {request.path}"
         # Arrived once the body is in: httpx sends it apart from the headers, and the wait for
         # it is the sender's transit, which must not count as time spent inside MaxCare.
-        await request.read()
+        raw = await request.read()
         self.receipts.add(time.monotonic(), "maxcare", key)
         response = await handler(request)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         # Arrival to here is the time the request spent inside "MaxCare": phase 3 subtracts it.
-        self.receipts.add(time.monotonic(), "maxcare-answer", key)
+        answered = time.monotonic()
+        self.receipts.add(answered, "maxcare-answer", key)
+        if request.method == "POST" and request.path.endswith("/tasks") and response.status < 300:
+            # A task created: when its card is posted is measured from here (by note ID).
+            self.receipts.add(answered, "task-created", _note_id(raw))
         return response
 
     async def _config(self, request: web.Request) -> web.Response:

@@ -3,8 +3,9 @@
 `python -m benchmarks.relay` reads the same variables as the bot (SLACK_SIGNING_SECRET,
 SLACK_BOT_TOKEN, SLACK_API_URL, MAXCARE_API_URL, MAXCARE_API_KEY, MAXCARE_ORGANIZATION_ID, PORT)
 plus RELAY_PROVIDER_ID. On a signed form submission it answers at once, then creates a task with
-httpx and posts a card with slack_sdk in the submission's channel, as the bot does, with no
-validation, storage, rate limit or retries. Phase 3 times it like the bot: what it takes is
+httpx and posts a card with slack_sdk in the submission's channel, as the bot does
+(benchmarks/hops.py), with no Bolt, validation, storage, rate limit or retries, and with the
+bot's garbage collector settings. The end-to-end phase times it like the bot: what it takes is
 what this machine charges for the hops themselves (waking each idle process in turn), which
 the bot cannot do without.
 """
@@ -18,14 +19,11 @@ import sys
 from urllib.parse import parse_qs
 
 import aiohttp
-import httpx
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 
 from benchmarks.bare_bolt import serve_app
-
-NOTE_ID = "nte_" + "0" * 32
+from benchmarks.hops import Hops, slack_session
 
 
 class Relay:
@@ -33,17 +31,7 @@ class Relay:
 
     def __init__(self, env: dict[str, str], session: aiohttp.ClientSession) -> None:
         self.verifier = SignatureVerifier(env["SLACK_SIGNING_SECRET"])
-        self.slack = AsyncWebClient(
-            token=env["SLACK_BOT_TOKEN"], base_url=env["SLACK_API_URL"], session=session
-        )
-        self.maxcare = httpx.AsyncClient(
-            base_url=env["MAXCARE_API_URL"],
-            headers={
-                "Authorization": f"Bearer {env['MAXCARE_API_KEY']}",
-                "X-Organization-Id": env["MAXCARE_ORGANIZATION_ID"],
-            },
-        )
-        self.provider = env["RELAY_PROVIDER_ID"]
+        self.hops = Hops(env, session)
         self.in_hand: set[asyncio.Task[None]] = set()
 
     async def events(self, request: web.Request) -> web.Response:
@@ -51,24 +39,10 @@ class Relay:
         if not self.verifier.is_valid_request(body, dict(request.headers)):
             return web.Response(status=401)
         payload = json.loads(parse_qs(body.decode())["payload"][0])
-        channel = json.loads(payload["view"]["private_metadata"])["channel_id"]
-        task = asyncio.create_task(self.relay(channel))
+        task = asyncio.create_task(self.hops.create_and_confirm(payload["view"], update=False))
         self.in_hand.add(task)
         task.add_done_callback(self.in_hand.discard)
         return web.json_response({"response_action": "clear"})
-
-    async def relay(self, channel: str) -> None:
-        created = await self.maxcare.post(
-            "/tasks",
-            json={
-                "noteId": NOTE_ID,
-                "providerId": self.provider,
-                "notes": "relay",
-                "assigneeIds": [self.provider],
-            },
-        )
-        task_id = created.json()["data"]["id"]
-        await self.slack.chat_postMessage(channel=channel, text=f"Task {task_id} created")
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"in_hand": len(self.in_hand)})
@@ -81,15 +55,16 @@ def relay_app(relay: Relay) -> web.Application:
     app.router.add_get("/healthz", relay.healthz)
 
     async def close_clients(app: web.Application) -> None:
-        await relay.maxcare.aclose()
+        await relay.hops.aclose()
 
     app.on_cleanup.append(close_clients)
     return app
 
 
 async def serve() -> None:
-    async with aiohttp.ClientSession() as session:  # kept-alive Slack connections, as the bot
-        await serve_app(relay_app(Relay(dict(os.environ), session)), int(os.environ["PORT"]))
+    async with slack_session() as session:  # kept-alive Slack connections, as the bot
+        app = relay_app(Relay(dict(os.environ), session))
+        await serve_app(app, int(os.environ["PORT"]), gc_like_the_bot=True)
 
 
 def main() -> int:

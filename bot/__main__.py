@@ -1,4 +1,4 @@
-"""Command line entry: `python -m bot [serve | links … | check]` (also `maxcare-bot`)."""
+"""Command line entry: `python -m bot [serve | links … | check | migrate]` (also `maxcare-bot`)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,14 @@ import sys
 from pathlib import Path
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.check import check
-from bot.db.store import Store
+from bot.db import describe_database, open_store
+from bot.db.interface import Store
 from bot.errors import ConfigError
 from bot.links import cli
 from bot.logs import setup_logging
-from bot.settings import describe_errors, load_settings
-
-
-class _StoreOnly(BaseSettings):
-    """The one setting the links commands need (no Slack or MaxCare secrets required)."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-    database_path: Path = Path("bot.db")
+from bot.settings import DatabaseSettings, describe_errors, load_settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
         help="force a transport (default: auto)",
     )
     sub.add_parser("check", help="check configuration, database, Slack and MaxCare")
+    sub.add_parser("migrate", help="bring the database's schema up to date (also done at start-up)")
     links = sub.add_parser("links", help="manage the Slack user → MaxCare provider table")
     lsub = links.add_subparsers(dest="links_command", required=True)
     add = lsub.add_parser("add", help="link (or re-link) one person")
@@ -70,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return _links(args)
     if args.command == "check":
         return check(sys.stdout)
+    if args.command == "migrate":
+        return _migrate()
     try:
         settings = load_settings()
         mode = getattr(args, "mode", "auto")
@@ -86,19 +82,51 @@ def main(argv: list[str] | None = None) -> int:
     from bot.runtime.server import serve
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+        return asyncio.run(serve(settings))  # non-zero when a service refused the app
+    return 0
+
+
+def _database_settings() -> DatabaseSettings | None:
+    """DATABASE_URL or DATABASE_PATH only (no Slack or MaxCare secrets required)."""
+    try:
+        return DatabaseSettings()
+    except ValidationError as exc:
+        print(f"configuration error: {describe_errors(exc)}", file=sys.stderr)
+        return None
+
+
+def _open(settings: DatabaseSettings) -> Store | None:
+    """The store (migrated: opening applies what is missing, under a lock), or None, said why."""
+    try:
+        return open_store(settings)
+    except Exception as exc:  # any failure to open or migrate is the message (never the URL)
+        print(f"error: {describe_database(settings)}: {exc}", file=sys.stderr)
+        return None
+
+
+def _migrate() -> int:
+    settings = _database_settings()
+    if settings is None:
+        return 2
+    store = _open(settings)
+    if store is None:
+        return 1
+    try:
+        print(f"{describe_database(settings)}: schema version {store.schema_version()}")
+    finally:
+        store.close()
     return 0
 
 
 def _links(args: argparse.Namespace) -> int:
     if args.links_command == "suggest":  # needs Slack and MaxCare, not only the database
         return cli.links_suggest(args.file, sys.stdout)
-    try:
-        path = _StoreOnly().database_path
-    except ValidationError as exc:
-        print(f"configuration error: {describe_errors(exc)}", file=sys.stderr)
+    settings = _database_settings()
+    if settings is None:
         return 2
-    store = Store(path)
+    store = _open(settings)
+    if store is None:
+        return 1
     try:
         out = sys.stdout
         match args.links_command:

@@ -14,15 +14,18 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.db import describe_database, open_store
 from bot.db.checkpoint import Checkpointer
-from bot.db.store import Store, default_owner, utcnow
+from bot.db.store import SQLiteStore, Store, default_owner, utcnow
 from bot.home import listeners as home_listeners
 from bot.home.service import HomeService
 from bot.links import listeners as link_listeners
 from bot.links.service import AdminCheck, AdminService
-from bot.maxcare import MaxCareClient
+from bot.maxcare import MaxCareClient, Task
 from bot.runtime import answer
+from bot.runtime.metrics import Metrics
 from bot.runtime.pressure import RequestPressure
+from bot.runtime.startup import database_not_ready
 from bot.runtime.subcommands import Subcommands
 from bot.runtime.team import OnlyInstalledTeam
 from bot.settings import Settings
@@ -32,10 +35,13 @@ from bot.status import listeners as status_listeners
 from bot.status.cards import TaskCards
 from bot.status.follower import FOLLOW_MAX_WAIT, SyncFollower
 from bot.status.service import StatusService
+from bot.status.watch import TaskWatch
 from bot.tasks import listeners as task_listeners
 from bot.tasks.notifier import Notifier
 from bot.tasks.outbox import Outbox
 from bot.tasks.service import TaskService
+from bot.workflow import listeners as workflow_listeners
+from bot.workflow.service import WorkflowService
 
 log = logging.getLogger("bot.app")
 
@@ -49,6 +55,7 @@ class Tuning:
     follow_first_delay: float = 10.0  # the first sync check, after the card is posted
     follow_max_delay: float = 300.0  # sync checks back off up to this
     follow_max_wait: float = FOLLOW_MAX_WAIT  # a round of checks gives way to acks this long
+    watch_share: float = 0.1  # the share of MaxCare's budget the task watch may use
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # retry backoff
     now: Callable[[], datetime] = utcnow  # the database's wall clock
     maxcare_clock: Callable[[], float] = time.monotonic  # MaxCare's rate budget
@@ -73,12 +80,14 @@ class Bot:
     service: TaskService
     admin: AdminService
     follower: SyncFollower
+    watch: TaskWatch
     people: People
     team_id: str
     enterprise_id: str | None
     bot_user_id: str
     verifier: SignatureVerifier | None = None
     checkpointer: Checkpointer | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # GET /metrics
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _checkpoints: asyncio.Task[None] | None = None
 
@@ -88,6 +97,7 @@ class Bot:
             self._checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
         self.outbox.start()  # takes up unfinished rows, then sweeps and clears old drafts
         self.follower.start()  # resumes following task syncs from the database
+        self.watch.start()  # resumes watching the open tasks the app created
         self._background.append(asyncio.create_task(self.people.run(), name="people"))
 
     def health(self) -> dict[str, bool | int]:
@@ -99,6 +109,7 @@ class Bot:
         for task in self._background:
             task.cancel()
         await self.follower.stop()
+        await self.watch.stop()
         started = time.monotonic()
         await answer.settle(grace)  # replies and modals of requests already answered
         await self.outbox.stop(max(0.0, grace - (time.monotonic() - started)))
@@ -118,11 +129,23 @@ async def build_bot(
     maxcare_transport: httpx.AsyncBaseTransport | None = None,
     store: Store | None = None,
 ) -> Bot:
-    """Learn who we are from auth.test, construct every part, and register each feature."""
+    """Learn who we are from auth.test, construct every part, and register each feature.
+
+    Raises NotReady when Slack or the database is unreachable or refuses the app.
+    """
     slack, installed = await connect(settings)
-    store = Store(settings.database_path, clock=tuning.now) if store is None else store
-    checkpointer = None if str(store.path) == ":memory:" else Checkpointer(store)
+    if store is None:
+        try:
+            store = open_store(settings, clock=tuning.now)
+        except Exception as exc:
+            if slack.session is not None:
+                await slack.session.close()
+            raise database_not_ready(exc, describe_database(settings)) from None
+    checkpointer: Checkpointer | None = None  # PostgreSQL checkpoints by itself
+    if isinstance(store, SQLiteStore) and str(store.path) != ":memory:":
+        checkpointer = Checkpointer(store)
     pressure = RequestPressure(clock=tuning.pressure_clock)
+    metrics = Metrics()
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,
@@ -133,7 +156,9 @@ async def build_bot(
         transport=maxcare_transport,
         clock=tuning.maxcare_clock,
         sleep=tuning.sleep,
+        on_outcome=metrics.maxcare_outcome,
     )
+    metrics.watch(store, maxcare)
     cards = TaskCards(store=store)
     owner = default_owner()  # this process, in the database's claims
     follower = SyncFollower(
@@ -148,17 +173,34 @@ async def build_bot(
         pressure=pressure,
         owner=owner,
     )
+
+    def card_posted(task: Task) -> None:
+        follower.card_posted(task)  # its EHR sync, while pending
+        watch.watch(task)  # its status, until done (or 14 days)
+
     outbox = Outbox(
         store=store,
         maxcare=maxcare,
-        notifier=Notifier(slack=slack, store=store, cards=cards),
+        notifier=Notifier(slack=slack, store=store, cards=cards, sleep=tuning.sleep),
         retry_seconds=tuning.retry_seconds or settings.maxcare_retry_window_seconds,
         reconcile_seconds=settings.maxcare_reconcile_hours * 3600,
         lease_seconds=settings.outbox_lease_seconds,
         owner=owner,
         sleep=tuning.sleep,
         pressure=pressure,
-        card_posted=follower.card_posted,
+        card_posted=card_posted,
+    )
+    watch = TaskWatch(
+        store=store,
+        maxcare=maxcare,
+        slack=slack,
+        cards=cards,
+        every=settings.task_watch_seconds,
+        share=tuning.watch_share,
+        creating=lambda: outbox.busy > 0,  # task creation first
+        pressure=pressure,
+        owner=owner,
+        max_wait=tuning.follow_max_wait,
     )
     people = People(slack)
     tasks = TaskService(
@@ -175,11 +217,21 @@ async def build_bot(
     admin = AdminService(
         store=store, slack=slack, maxcare=maxcare, admins=admins, clock=tuning.cache_clock
     )
+    workflow = WorkflowService(
+        store=store,
+        slack=slack,
+        enqueue=outbox.enqueue,
+        bot_user_id=installed.bot_user_id,
+        user_names=tasks.user_names,
+        busy=lambda: pressure.busy,
+    )
+    outbox.steps = workflow  # the worker tells Slack each step's outcome through it
     status = StatusService(store=store, maxcare=maxcare, slack=slack, cards=cards)
     home = HomeService(
         store=store, slack=slack, admin_ids=settings.admin_ids, is_admin=admins.is_admin
     )
     signing = settings.slack_signing_secret
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_CLIENT_NOTICE)  # once: the same filter
     app = AsyncApp(
         client=slack,
         signing_secret=signing.get_secret_value() if signing else None,
@@ -192,6 +244,7 @@ async def build_bot(
     status_listeners.register(app, status, subcommands, settings.admin_ids)
     home_listeners.register(app, home, tasks)
     link_listeners.register(app, admin, subcommands)
+    workflow_listeners.register(app, workflow)
     app.error(log_listener_error)
     return Bot(
         settings=settings,
@@ -204,13 +257,26 @@ async def build_bot(
         service=tasks,
         admin=admin,
         follower=follower,
+        watch=watch,
         people=people,
         team_id=installed.team_id,
         enterprise_id=installed.enterprise_id,
         bot_user_id=installed.bot_user_id,
         verifier=SignatureVerifier(signing.get_secret_value()) if signing else None,
         checkpointer=checkpointer,
+        metrics=metrics,
     )
+
+
+class _ClientNotice(logging.Filter):
+    """Drops Bolt's notice that SLACK_BOT_TOKEN, which it reads from the environment itself,
+    gives way to the client we pass: said at every start, it is noise, not a problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_CLIENT_NOTICE = _ClientNotice()
 
 
 async def log_listener_error(error: Exception) -> None:

@@ -8,7 +8,7 @@ from typing import TextIO
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.db.store import Store
+from bot.db import describe_database, open_store
 from bot.errors import ConfigError
 from bot.links.stale import find_stale
 from bot.links.views import stale_label
@@ -31,14 +31,16 @@ def check(out: TextIO) -> int:
 async def _check_services(settings: Settings, out: TextIO) -> int:
     failures = 0
     db_ok = slack_ok = False
+    where = describe_database(settings)  # the SQLite file, or PostgreSQL's host/db
     try:
-        store = Store(settings.database_path)
-        print(f"ok   database {settings.database_path} ({store.count_links()} links)", file=out)
+        store = open_store(settings)
+        version, links = store.schema_version(), store.count_links()
+        print(f"ok   database {where}, schema version {version} ({links} links)", file=out)
         store.close()
         db_ok = True
     except Exception as exc:  # any failure to open is the message
         failures += 1
-        print(f"FAIL database {settings.database_path}: {exc}", file=out)
+        print(f"FAIL database {where}: {exc}", file=out)
     slack = slack_client(settings)
     try:
         auth = await slack.auth_test()
@@ -78,7 +80,7 @@ async def check_links(
     settings: Settings, slack: AsyncWebClient, maxcare: MaxCareClient, out: TextIO
 ) -> int:
     """The `check` lines about stale links; returns the number of problems (0 or 1)."""
-    store = Store(settings.database_path)
+    store = open_store(settings)
     try:
         stale = await find_stale(store, slack, maxcare)
         total = store.count_links()

@@ -16,6 +16,8 @@
     ConfigError                configuration missing or malformed, one line (bot.settings)
     LinksFileError             a links CSV that cannot be imported, every bad line (bot.links)
     Undeliverable              every way of posting a card refused it for good (bot.tasks)
+    NotReady                   at start-up, Slack, MaxCare or the database is unreachable or
+                               refuses the app (.service, .reason, .permanent)
 
 The outbox worker keeps its own control flow inside bot.tasks.retry (Transient, and GaveUp, a
 MaxCareError for a deadline that passed, `.ambiguous` when a POST may have been applied).
@@ -31,7 +33,7 @@ from typing import Any
 
 __all__ = [
     "BadRequest", "ConfigError", "Forbidden", "LinksFileError", "MaxCareAPIError",
-    "MaxCareAmbiguous", "MaxCareError", "MaxCareUnavailable", "NotFound", "RateLimited",
+    "MaxCareAmbiguous", "MaxCareError", "MaxCareUnavailable", "NotFound", "NotReady", "RateLimited",
     "ServerError", "Unauthorized", "Undeliverable", "UserFacingError",
 ]  # fmt: skip
 
@@ -188,3 +190,17 @@ class LinksFileError(Exception):
 
 class Undeliverable(Exception):
     """Every way of posting a card refused it for good (the message names the refusals)."""
+
+
+class NotReady(Exception):
+    """A service the app needs at start-up is unreachable or refuses it.
+
+    `permanent` means waiting cannot help (credentials refused, a malformed location): the
+    process stops. `str()` is one log-safe line: which service, and why.
+    """
+
+    def __init__(self, service: str, reason: str, *, permanent: bool) -> None:
+        self.service = service
+        self.reason = reason
+        self.permanent = permanent
+        super().__init__(f"{service} {reason}")

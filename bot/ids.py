@@ -38,7 +38,25 @@ CARD_ACTIONS_BLOCK = "task_card_actions"
 MINE_MORE_ACTION = "mine_more"  # `/task mine` paging; value: the offset of the next page
 MINE_REFRESH_ACTION = "mine_refresh"  # a row of `/task mine`; value: "<task ID>:<offset>"
 HOME_CREATE_TASK_ACTION = "home_create_task"
+HOME_NOTIFY_ACTION = "home_notify_assigned"  # the Home tab's "Tell me when I'm assigned" box
+NOTIFY_ON_VALUE = "on"  # the value of that checkbox's one option
 APP_HOME_OPENED = "app_home_opened"  # the event (manifest.yml: bot_events)
+
+# The Workflow Builder step (manifest.yml: functions), and the event Slack runs it with
+WORKFLOW_STEP = "create_maxcare_task"
+FUNCTION_EXECUTED = "function_executed"  # manifest.yml: bot_events
+STEP_NOTE_ID = "note_id"  # string: nte_… or the note's UUID
+STEP_ASSIGNEES = "assignees"  # array of slack#/types/user_id
+STEP_NOTES = "notes"  # string: the task text
+STEP_CREATOR = "creator"  # slack#/types/user_id: the person the task is created as
+STEP_CHANNEL = "channel"  # optional slack#/types/channel_id: where the card goes
+STEP_INPUTS = (STEP_NOTE_ID, STEP_ASSIGNEES, STEP_NOTES, STEP_CREATOR, STEP_CHANNEL)
+STEP_REQUIRED = (STEP_NOTE_ID, STEP_ASSIGNEES, STEP_NOTES, STEP_CREATOR)
+STEP_TASK_ID = "task_id"  # outputs, every one a string
+STEP_STATUS = "status"
+STEP_SYNC_STATUS = "sync_status"
+STEP_OUTPUTS = (STEP_TASK_ID, STEP_STATUS, STEP_SYNC_STATUS)
 
 ALL_CALLBACKS = {MESSAGE_SHORTCUT, GLOBAL_SHORTCUT}
 ALL_VIEWS = {CREATE_TASK_VIEW, LINK_VIEW}
+ALL_FUNCTIONS = {WORKFLOW_STEP}

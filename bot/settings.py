@@ -11,12 +11,37 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.errors import ConfigError
 
 
-class Settings(BaseSettings):
-    """Every setting the app reads; secrets are SecretStr so they never print."""
+class DatabaseSettings(BaseSettings):
+    """Where the data lives: PostgreSQL when DATABASE_URL is set, else the SQLite file."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
+
+    database_path: Path = Path("bot.db")
+    database_url: SecretStr | None = None  # it may carry the database password
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        url = v.get_secret_value().strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in ("postgres", "postgresql"):
+            raise ValueError("must be a postgresql:// (or postgres://) URL")
+        url = f"postgresql://{rest}"  # Heroku's postgres:// spelled as libpq's
+        from psycopg import Error, conninfo  # only where PostgreSQL is used
+
+        try:
+            conninfo.conninfo_to_dict(url)
+        except Error:  # libpq's reason quotes the part it could not read: maybe the password
+            raise ValueError("must be a PostgreSQL URL that libpq can read") from None
+        return SecretStr(url)
+
+
+class Settings(DatabaseSettings):
+    """Every setting the app reads; secrets are SecretStr so they never print."""
 
     slack_bot_token: SecretStr
     slack_signing_secret: SecretStr | None = None
@@ -29,12 +54,12 @@ class Settings(BaseSettings):
     maxcare_timeout_seconds: float = Field(default=10.0, gt=0)
     maxcare_retry_window_seconds: float = Field(default=600.0, gt=0)
     maxcare_reconcile_hours: float = Field(default=24.0, gt=0)
+    task_watch_seconds: float = Field(default=600.0, gt=0)
     # For benchmarks rather than production: the budget's window, and where HTTP mode listens.
     maxcare_rate_window_seconds: float = Field(default=60.0, gt=0)
     # Undocumented, for tests: how long a process's claim on a row lasts unless renewed.
     outbox_lease_seconds: float = Field(default=30.0, gt=0)
     bind_host: str = "0.0.0.0"
-    database_path: Path = Path("bot.db")
     port: int = Field(default=3000, ge=0, le=65535)
     bot_admins: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -27,6 +27,9 @@ from tests.support.harness import (
     serve_harness,
 )
 
+# Real PostgreSQL: TEST_DATABASE_URL's server, and the `database` fixture of both_databases tests.
+pytest_plugins = ("tests.support.postgres",)
+
 # CI replays the same examples every run (reproducible); developers get fresh ones.
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
@@ -52,12 +55,21 @@ def maxcare() -> Iterator[FakeMaxCare]:
 
 @pytest.fixture
 def settings(
-    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slack: FakeSlack,
+    maxcare: FakeMaxCare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
 ) -> Settings:
-    """Settings for the fakes, read through the real environment path."""
+    """Settings for the fakes, read through the real environment path (PostgreSQL for the
+    postgres run of a both_databases test, else SQLite in tmp_path)."""
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     for key, value in env_for(slack, maxcare, tmp_path / "bot.db").items():
         monkeypatch.setenv(key, value)
+    if database_url is None:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_URL", database_url)
     return load_settings()
 
 

@@ -3,9 +3,9 @@
 SQLite's default is to checkpoint inline: the commit that takes the log past 1,000 pages copies
 them all into the database file before it returns. In the app that commit is a submission's
 outbox row, written before its ack, so every few hundred submissions one ack (and every request
-queued behind it on the event loop) waited for ~4 MB of writes: up to 8 ms, about a quarter of
-all the time spent inserting submissions under the issue-7 benchmark's load. The serving app
-leaves checkpoints to this thread instead; SQLite releases the GIL while it copies.
+queued behind it on the event loop) waited for megabytes of writes (docs/performance.md has the
+measurement). The serving app leaves checkpoints to this thread instead; SQLite releases the GIL
+while it copies.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 
 log = logging.getLogger("bot.checkpoint")
 
@@ -29,7 +29,7 @@ LOG_LIMIT_BYTES = 64 * 1024 * 1024
 class Checkpointer:
     """Runs `PRAGMA wal_checkpoint(PASSIVE)` every `interval` seconds in a thread."""
 
-    def __init__(self, store: Store, *, interval: float = 1.0) -> None:
+    def __init__(self, store: SQLiteStore, *, interval: float = 1.0) -> None:
         self.path: Path = store.path
         self.interval = interval
         self.last: tuple[int, int, int] | None = None  # (busy, log frames, checkpointed frames)

@@ -80,14 +80,14 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 def _v2(db: sqlite_utils.Database) -> None:
-    """Admin features (issue 5): stale links, and the audit looked up by person."""
+    """Admin features: stale links, and the audit looked up by person."""
     db.table("links").add_column("stale_reason", str)
     db.table("links").add_column("stale_since", str)
     db.table("link_events").create_index(["slack_user_id"])
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """Live task status (issue 6): when each task was last checked, and its EHR-sync follow-up."""
+    """Live task status: when each task was last checked, and its EHR-sync follow-up."""
     tasks = db.table("tasks")
     tasks.add_column("maxcare_updated_at", str)  # the task's updatedAt in MaxCare
     tasks.add_column("checked_at", str)  # when the app last fetched it
@@ -99,7 +99,7 @@ def _v3(db: sqlite_utils.Database) -> None:
 
 
 def _v4(db: sqlite_utils.Database) -> None:
-    """Cheaper submissions (issue 7): only message-shortcut rows carry a message key, so only
+    """Cheaper submissions: only message-shortcut rows carry a message key, so only
     they are indexed by it; every other insert before an ack skips that index."""
     db.execute("DROP INDEX IF EXISTS idx_submissions_message_key")
     db.execute(
@@ -123,4 +123,24 @@ def _v5(db: sqlite_utils.Database) -> None:
     tasks.add_column("lease_until", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Workflow steps, assignees told and the task watch: when a Workflow Builder step's
+    completion reached Slack; each created task's watch (when next checked, the status its
+    creator last heard of, and which process checks it until when); and each person's choice to
+    hear of the tasks assigned to them (1 unless they turned it off)."""
+    db.table("submissions").add_column("completed_at", str)
+    tasks = db.table("tasks")
+    tasks.add_column("watch_next_at", str)  # null: not watched
+    tasks.add_column("watch_status", str)
+    tasks.add_column("watch_claimed_by", str)
+    tasks.add_column("watch_lease_until", str)
+    tasks.create_index(["watch_next_at"])
+    db.table("preferences").create(
+        {"slack_user_id": str, "notify_assigned": int, "updated_at": str},
+        pk="slack_user_id",
+        not_null={"notify_assigned"},
+        defaults={"notify_assigned": 1},
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]

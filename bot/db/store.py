@@ -1,120 +1,69 @@
-"""The SQLite database: links, their audit, the submission outbox and created tasks.
+"""The SQLite store: links, their audit, the submission outbox and created tasks in one file.
 
-Longer than 400 lines on purpose: every SQL statement the app runs is here, table by table, so
-a reader (and the PostgreSQL twin) can see them side by side.
+Longer than 400 lines on purpose: every SQL statement the app runs on SQLite is here, table by
+table, so a reader (and bot/db/postgres.py, its PostgreSQL twin) can see them side by side.
 """
 
 from __future__ import annotations
 
-import json
-import operator
 import os
-import secrets
-import socket
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+# The shared names are re-exported: callers import the interface and the rows from here.
+from bot.db.interface import (
+    LINK_CACHE_MAX,
+    LINK_COLUMNS,
+    OPEN_STATES,
+    STALE_PROVIDER,
+    STALE_SLACK,
+    SUBMISSION_COLUMNS,
+    WORKFLOW,
+    Link,
+    LinkEvent,
+    Store,
+    Submission,
+    default_owner,
+    submission_changes,
+    submission_from_row,
+    submission_values,
+    utcnow,
+)
 from bot.db.schema import MIGRATIONS
 
-
-def utcnow() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
-
-
-def default_owner() -> str:
-    """A process's name in claims: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-@dataclass(frozen=True)
-class Link:
-    """One Slack user mapped to one MaxCare provider."""
-
-    slack_user_id: str
-    provider_id: str
-    provider_name: str | None = None
-    team_id: str | None = None
-    linked_by: str | None = None
-    linked_at: str | None = None
-    stale_reason: str | None = None  # STALE_SLACK or STALE_PROVIDER; set by `check` and events
-    stale_since: str | None = None
+__all__ = [
+    "LINK_CACHE_MAX",
+    "OPEN_STATES",
+    "STALE_PROVIDER",
+    "STALE_SLACK",
+    "Link",
+    "LinkEvent",
+    "SQLiteStore",
+    "Store",
+    "Submission",
+    "WORKFLOW",
+    "default_owner",
+    "utcnow",
+]
 
 
-# Why a link can no longer be used (links.stale_reason).
-STALE_SLACK = "slack_deleted"
-STALE_PROVIDER = "provider_not_found"
-
-
-@dataclass(frozen=True)
-class LinkEvent:
-    """One change to the links table."""
-
-    slack_user_id: str
-    actor: str
-    at: str
-    old_provider_id: str | None
-    new_provider_id: str | None
-
-
-@dataclass
-class Submission:
-    """A submitted form waiting to become (or having become) a MaxCare task."""
-
-    view_id: str
-    team_id: str
-    user_id: str
-    source: str  # command | message | global
-    note_id: str
-    notes: str
-    assignee_user_ids: list[str]
-    provider_id: str
-    assignee_ids: list[str]
-    channel_id: str | None = None
-    thread_ts: str | None = None
-    response_url: str | None = None
-    message_key: str | None = None
-    state: str = "pending"
-    attempts: int = 0
-    last_error: str | None = None
-    trace_id: str | None = None
-    task_id: str | None = None
-    created_at: str = ""
-    updated_at: str = ""
-    confirmed_at: str | None = None
-    claimed_by: str | None = None  # the process working it (see Store.claim_submission)
-    lease_until: str | None = None  # its claim holds until then; also "not before" when parked
-    ambiguous: int = 0  # 1: a POST may have created the task; look it up before any other POST
-    acked_at: str | None = None  # the latest ack: the retry window counts from here
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-# Submissions some process still has work to do for (`unknown`: a POST may have been applied
-# and MaxCare could not be asked since; reconciliation goes on in the background).
-OPEN_STATES = ("pending", "creating", "created", "unknown")
-
-
-_SUBMISSION_COLUMNS = tuple(f for f in Submission.__dataclass_fields__ if f != "extra")
-_SUBMISSION_FIELDS = frozenset(_SUBMISSION_COLUMNS)
 # Built once: the insert runs before every submission's ack (sqlite3 caches the statement).
 _INSERT_SUBMISSION = (
-    f"INSERT OR IGNORE INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})"
+    f"INSERT OR IGNORE INTO submissions ({', '.join(SUBMISSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(SUBMISSION_COLUMNS))})"
 )
-_LINK_SELECT = f"SELECT {', '.join(Link.__dataclass_fields__)} FROM links"
-# get_links remembers at most this many people (workspaces are smaller; junk IDs are not kept).
-LINK_CACHE_MAX = 50_000
+_LINK_SELECT = f"SELECT {', '.join(LINK_COLUMNS)} FROM links"
 
 
-class Store:
-    """All database access; one instance per process, used from the event loop thread."""
+class SQLiteStore:
+    """Store on one SQLite file; one instance per process, used from the event loop thread."""
 
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.path = Path(path)
@@ -125,7 +74,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA busy_timeout = 5000")
         if str(path) != ":memory:":
-            self.db.enable_wal()
+            _enable_wal(self.db)
         # In WAL mode NORMAL keeps every commit through a crash or kill -9 and skips the fsync
         # (a full sync costs 5x the whole insert); only a power loss could undo the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
@@ -183,7 +132,7 @@ class Store:
     def get_link(self, slack_user_id: str) -> Link | None:
         """The link of one Slack user, if any (from memory, like get_links: every `/task` asks).
 
-        sqlite-utils' rows_where read the schema on every call: 88 µs of a command's 800.
+        sqlite-utils' rows_where re-reads the schema on every call, a tenth of a command's time.
         """
         return self.get_links([slack_user_id]).get(slack_user_id)
 
@@ -262,7 +211,7 @@ class Store:
         if old and old.provider_id != provider_id and old.stale_reason == STALE_PROVIDER:
             row.update(stale_reason=None, stale_since=None)  # the unknown provider is replaced
         # Plain SQL: sqlite-utils' upsert and insert introspect the table on every call, which made
-        # `links import` of 100,000 rows take 15 s (issue 7's benchmark; the target is < 5 s).
+        # a large `links import` several times slower.
         changes = ", ".join(f"{col} = excluded.{col}" for col in row if col != "slack_user_id")
         self._links_written()
         self.db.execute(
@@ -344,7 +293,7 @@ class Store:
         now = self._now()
         sub.created_at = sub.created_at or now
         sub.updated_at = now
-        cur = self.db.conn.execute(_INSERT_SUBMISSION, _submission_values(sub))
+        cur = self.db.conn.execute(_INSERT_SUBMISSION, submission_values(sub))
         if cur.rowcount == 1:
             return sub, True
         stored = self.get_submission(sub.view_id)
@@ -357,7 +306,7 @@ class Store:
         row = cur.fetchone()
         if row is None:
             return None
-        return _submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
+        return submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
 
     # -- claims: one process works a row at a time -------------------------------------------
 
@@ -379,7 +328,7 @@ class Store:
         row = cur.fetchone()
         if row is None:
             return None
-        return _submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
+        return submission_from_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
 
     def claim_due_submissions(
         self, owner: str, lease_seconds: float, limit: int = 100
@@ -424,17 +373,21 @@ class Store:
         rows = self.db.table("submissions").rows_where(
             f"state in ({marks}) and confirmed_at is null", list(OPEN_STATES), order_by="created_at"
         )
-        return [_submission_from_row(r) for r in rows]
+        return [submission_from_row(r) for r in rows]
+
+    def outbox_summary(self) -> dict[str, tuple[int, str | None]]:
+        """Unfinished submissions by state: how many, and the oldest latest ack (for /metrics)."""
+        marks = ",".join("?" for _ in OPEN_STATES)
+        rows = self.db.conn.execute(
+            f"SELECT state, count(*), min(coalesce(acked_at, created_at)) FROM submissions "
+            f"WHERE state IN ({marks}) AND confirmed_at IS NULL GROUP BY state",
+            list(OPEN_STATES),
+        )
+        return {state: (count, oldest) for state, count, oldest in rows}
 
     def update_submission(self, view_id: str, **changes: Any) -> None:
         """Change some columns of one submission."""
-        changes["updated_at"] = self._now()
-        for key in ("assignee_user_ids", "assignee_ids"):
-            if key in changes:
-                changes[key] = json.dumps(changes[key])
-        unknown = changes.keys() - _SUBMISSION_FIELDS
-        if unknown:
-            raise ValueError(f"not submission columns: {sorted(unknown)}")
+        changes = submission_changes(changes, self._now())
         # A plain UPDATE (the worker runs several per submission; sqlite-utils' update re-reads
         # the row and the table's schema each time, 5x the cost).
         self.db.conn.execute(
@@ -483,7 +436,7 @@ class Store:
         rows = list(self.db.table("tasks").rows_where("task_id = ?", [task_id]))
         return rows[0] if rows else None
 
-    # -- task status and the EHR-sync follow-up (issue 6) -----------------------------------
+    # -- task status and the EHR-sync follow-up ----------------------------------------------
 
     def update_task(self, task_id: str, **changes: Any) -> None:
         """Change some columns of a recorded task (unknown IDs are ignored)."""
@@ -549,6 +502,80 @@ class Store:
         )
         return list(rows)
 
+    # -- the task watch: open tasks the app created, checked for changes ---------------------
+
+    def watch_task(self, task_id: str, *, next_at: datetime, status: str | None) -> None:
+        """Start watching a task: its first check, and the status its creator knows."""
+        self.update_task(task_id, watch_next_at=next_at.isoformat(), watch_status=status)
+
+    def claim_due_watches(
+        self, owner: str, lease_seconds: float, *, created_since: datetime, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Claim watched tasks whose check is due, created since then, that no other process
+        is checking; the most overdue first."""
+        now = self._now()
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET watch_claimed_by = ?, watch_lease_until = ? WHERE task_id IN ("
+            "SELECT task_id FROM tasks WHERE watch_next_at IS NOT NULL AND watch_next_at <= ? "
+            "AND created_at >= ? AND (watch_lease_until IS NULL OR watch_lease_until <= ? "
+            "OR watch_claimed_by = ?) ORDER BY watch_next_at LIMIT ?) RETURNING *",
+            [owner, self._lease(lease_seconds), now, created_since.isoformat(), now, owner,
+             limit],
+        )
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return sorted(rows, key=lambda r: r["watch_next_at"] or "")
+
+    def end_watches(self, created_before: datetime) -> int:
+        """Stop watching tasks created before then (the watch's age limit); returns how many."""
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET watch_next_at = NULL, watch_claimed_by = NULL, "
+            "watch_lease_until = NULL WHERE watch_next_at IS NOT NULL AND created_at < ?",
+            [created_before.isoformat()],
+        )
+        return cur.rowcount
+
+    def release_watches(self, owner: str) -> int:
+        """Give up `owner`'s claims on watch checks; returns how many it held."""
+        cur = self.db.conn.execute(
+            "UPDATE tasks SET watch_claimed_by = NULL, watch_lease_until = NULL "
+            "WHERE watch_claimed_by = ?",
+            [owner],
+        )
+        return cur.rowcount
+
+    def next_watch_at(self) -> str | None:
+        """When the earliest watched task is due, if any is watched."""
+        row = self.db.execute(
+            "SELECT min(watch_next_at) FROM tasks WHERE watch_next_at IS NOT NULL"
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- preferences ---------------------------------------------------------------------
+
+    def notify_assigned(self, slack_user_ids: Iterable[str]) -> dict[str, bool]:
+        """Whether each person wants a DM for tasks assigned to them (yes unless turned off)."""
+        ids = list(dict.fromkeys(slack_user_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self.db.conn.execute(
+            "SELECT slack_user_id, notify_assigned FROM preferences "
+            f"WHERE slack_user_id IN ({marks})",
+            ids,
+        ).fetchall()
+        chosen = {user_id: bool(on) for user_id, on in rows}
+        return {user_id: chosen.get(user_id, True) for user_id in ids}
+
+    def set_notify_assigned(self, slack_user_id: str, on: bool) -> None:
+        """Turn one person's DMs for tasks assigned to them on or off."""
+        self.db.conn.execute(
+            "INSERT INTO preferences (slack_user_id, notify_assigned, updated_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (slack_user_id) DO UPDATE SET "
+            "notify_assigned = excluded.notify_assigned, updated_at = excluded.updated_at",
+            [slack_user_id, int(on), self._now()],
+        )
+
     def users_for_providers(self, provider_ids: Iterable[str]) -> dict[str, str]:
         """Slack user IDs linked to these providers, keyed by provider ID."""
         ids = list(dict.fromkeys(provider_ids))
@@ -566,7 +593,7 @@ class Store:
         return found
 
     def count_stale_links(self) -> int | None:
-        """Links marked stale (issue 5 adds `stale_reason`); None while the column is absent."""
+        """Links marked stale; None while the `stale_reason` column is absent (old schemas)."""
         if "stale_reason" not in self.db.table("links").columns_dict:
             return None
         row = self.db.execute(
@@ -575,24 +602,21 @@ class Store:
         return int(row[0])
 
 
-_submission_columns = operator.attrgetter(*_SUBMISSION_COLUMNS)
-_JSON_COLUMNS = [_SUBMISSION_COLUMNS.index(c) for c in ("assignee_user_ids", "assignee_ids")]
+def _enable_wal(db: sqlite_utils.Database, *, patience: float = 5.0) -> None:
+    """Switch a file to WAL mode, waiting for other processes opening it at the same moment.
 
-
-def _submission_values(sub: Submission) -> list[Any]:
-    """The submission's columns in _SUBMISSION_COLUMNS order, lists as JSON."""
-    values = list(_submission_columns(sub))
-    for i in _JSON_COLUMNS:
-        values[i] = json.dumps(values[i])
-    return values
-
-
-def _submission_from_row(row: dict[str, Any]) -> Submission:
-    data = {k: v for k, v in row.items() if k in _SUBMISSION_FIELDS}
-    data["assignee_user_ids"] = json.loads(row["assignee_user_ids"] or "[]")
-    data["assignee_ids"] = json.loads(row["assignee_ids"] or "[]")
-    data["attempts"] = row["attempts"] or 0
-    return Submission(**data)
+    On a new file SQLite may refuse the switch at once ("database is locked") instead of waiting
+    for the busy timeout: waiting could deadlock two connections that both hold a read lock.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _create_private(path: Path) -> None:

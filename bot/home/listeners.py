@@ -1,4 +1,4 @@
-"""Home listeners: the App Home tab and its Create task button."""
+"""Home listeners: the App Home tab, its Create task button and its assignment DMs setting."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import ids
 from bot.home.service import HomeService
 from bot.runtime.answer import answer_at_ack
+from bot.slack.payload import dig_list, dig_str
 from bot.tasks.service import TaskService, UserFacingError
 
 
@@ -40,9 +41,22 @@ class HomeListeners:
                 await self.home.publish(user, notice=str(exc))
 
 
+    @answer_at_ack
+    async def notify_setting(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """"Tell me when I'm assigned a task" ticked or unticked."""
+        await ack()
+        user = dig_str(body, "user", "id")
+        if not user:
+            return
+        ticked = dig_list(body, "actions", 0, "selected_options")
+        on = any(dig_str(option, "value") == ids.NOTIFY_ON_VALUE for option in ticked)
+        await self.home.set_notify_assigned(user, on)
+
+
 def register(app: AsyncApp, home: HomeService, tasks: TaskService) -> HomeListeners:
-    """Publish Home when it is opened; its button opens the task form."""
+    """Publish Home when it is opened; its button opens the task form; its box sets DMs."""
     listeners = HomeListeners(home, tasks)
     app.event(ids.APP_HOME_OPENED)(listeners.home_opened)
     app.action(ids.HOME_CREATE_TASK_ACTION)(listeners.create_task)
+    app.action(ids.HOME_NOTIFY_ACTION)(listeners.notify_setting)
     return listeners

@@ -1,4 +1,5 @@
-"""The App Home tab: link status, a Create task button, recent tasks, and an admin summary."""
+"""The App Home tab: link status, a Create task button, recent tasks, the assignment DMs
+setting, and an admin summary."""
 
 from __future__ import annotations
 
@@ -48,7 +49,13 @@ class HomeService:
             recent=self.store.recent_tasks(user_id, limit=views.HOME_RECENT),
             admin=admin,
             notice=notice,
+            notify_assigned=self.store.notify_assigned([user_id])[user_id],
         )
+
+    async def set_notify_assigned(self, user_id: str, on: bool) -> None:
+        """Turn the person's assignment DMs on or off, and show the Home tab saying so."""
+        self.store.set_notify_assigned(user_id, on)
+        await self.publish(user_id)
 
     async def publish(self, user_id: str, notice: str | None = None) -> None:
         """views.publish the person's Home tab; Slack trouble is logged, not raised."""

@@ -9,7 +9,18 @@ from typing import Any
 
 from bot import ids
 from bot.db.store import Link
-from bot.slack.blocks import Blocks, button, context, divider, escaped_within, header, home, section
+from bot.slack.blocks import (
+    Blocks,
+    actions,
+    button,
+    checkboxes,
+    context,
+    divider,
+    escaped_within,
+    header,
+    home,
+    section,
+)
 from bot.slack.text import escape
 from bot.status.views import slack_date, status_text, sync_text
 from bot.tasks.views import not_linked_text
@@ -17,6 +28,8 @@ from bot.tasks.views import not_linked_text
 HOME_RECENT = 10
 NAME_SHOWN_MAX = 200  # escaped; the provider's name as cached with the link
 NOTICE_SHOWN_MAX = 2000  # escaped; a section's text may hold 3,000 characters
+NOTIFY_LABEL = "Tell me when I'm assigned a task"
+NOTIFY_BLOCK = "home_notify"
 
 
 @dataclass
@@ -60,8 +73,10 @@ def home_view(
     recent: Sequence[dict[str, Any]],
     admin: AdminSummary | None = None,
     notice: str | None = None,
+    notify_assigned: bool = True,
 ) -> dict[str, Any]:
-    """The Home tab: link status, Create task, recent tasks, and an admin summary."""
+    """The Home tab: link status, Create task, recent tasks, the assignment DMs setting, and
+    an admin summary."""
     blocks: Blocks = [header("MaxCare Tasks")]
     if notice:
         blocks.append(section(f":warning: {escaped_within(notice, NOTICE_SHOWN_MAX)}"))
@@ -74,6 +89,12 @@ def home_view(
         create = button(ids.HOME_CREATE_TASK_ACTION, "Create task", "home", style="primary")
         blocks.append(section(f":white_check_mark: Linked as *{name}*", create))
         blocks.append(context("Tasks you create are created in MaxCare as this provider."))
+        selected = [ids.NOTIFY_ON_VALUE] if notify_assigned else []
+        box = checkboxes(ids.HOME_NOTIFY_ACTION, [(ids.NOTIFY_ON_VALUE, NOTIFY_LABEL)], selected)
+        blocks.append(actions(box, block_id=NOTIFY_BLOCK))
+        blocks.append(
+            context("A direct message with the task, whenever someone assigns you one.")
+        )
     else:
         blocks.append(section(f":warning: {not_linked_text(sorted(admin_ids))}"))
     blocks += [divider(), section("*Your recent tasks*")]

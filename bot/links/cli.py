@@ -12,6 +12,7 @@ from typing import TextIO
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.db import open_store
 from bot.db.store import LinkEvent, Store
 from bot.errors import ConfigError, LinksFileError
 from bot.links import suggest
@@ -194,7 +195,7 @@ def links_suggest(path: Path | None, out: TextIO, err: TextIO | None = None) -> 
 
 
 async def _suggest(settings: Settings, path: Path | None, out: TextIO, err: TextIO) -> int:
-    store = Store(settings.database_path)
+    store = open_store(settings)
     links = store.list_links()
     store.close()
     progress = _Progress(err)

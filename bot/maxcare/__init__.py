@@ -30,10 +30,11 @@ from bot.maxcare.models import (
     TaskPage,
     parse_timestamp,
 )
+from bot.maxcare.shares import purpose
 
 __all__ = [
-    # client
-    "MaxCareClient",
+    # client, and whose share of its budget a request counts towards
+    "MaxCareClient", "purpose",
     # models
     "Pagination", "Provider", "ProviderPage", "ProviderSummary", "Task", "TaskPage",
     "parse_timestamp",

@@ -1,4 +1,9 @@
-"""Async client for the MaxCare v4 public API: tasks and providers (errors: see `bot.errors`)."""
+"""Async client for the MaxCare v4 public API: tasks and providers (errors: see `bot.errors`).
+
+Longer than 400 lines on purpose: the rate budget (its sliding window, MaxCare's headers, the
+shares background work may use) and the one request path that keeps to it read together; the
+models, the errors and the shares' counting (shares.py) are apart already.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from bot.errors import (
     ServerError,
 )
 from bot.maxcare.models import Provider, ProviderPage, Task, TaskPage
+from bot.maxcare.shares import Shares, current_purpose
 
 __all__ = ["MaxCareClient"]
 
@@ -65,6 +71,8 @@ class MaxCareClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
+        on_outcome: Callable[[str, str], None] | None = None,
+        log: logging.Logger = logger,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         if not key or not key.strip() or not organization_id or not organization_id.strip():
@@ -77,11 +85,15 @@ class MaxCareClient:
         self._max_attempts = max_attempts
         self._max_wait = max_wait_seconds
         self._clock, self._sleep, self._wall_clock = clock, sleep, wall_clock
+        # Told (method, outcome) as each attempt ends: "2xx", "4xx", "5xx" or the error's type.
+        self._on_outcome = on_outcome or (lambda method, outcome: None)
+        self._log = log
         # MaxCare counts a request when it arrives, which is before we see its answer: counting
         # ours from the answer (and in-flight ones meanwhile) can never run ahead of its window.
         self._done: deque[float] = deque()  # answer times, non-decreasing
         self._in_flight = 0
         self._paused_until = float("-inf")
+        self._shares = Shares(rate_limit_per_minute, rate_window_seconds)  # background work's
         self._lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",  # relative paths then keep the /v4 part
@@ -159,7 +171,7 @@ class MaxCareClient:
             tasks.extend(result.tasks)
             if page >= result.pagination.total_pages or not result.tasks:
                 return tasks
-        logger.warning("MaxCare task listing stopped at max_pages=%d", max_pages)
+        self._log.warning("MaxCare task listing stopped at max_pages=%d", max_pages)
         return tasks
 
     # --- Providers
@@ -184,7 +196,7 @@ class MaxCareClient:
             providers.extend(result.providers)
             if page >= result.pagination.total_pages or not result.providers:
                 return providers
-        logger.warning("MaxCare provider listing stopped at max_pages=%d", max_pages)
+        self._log.warning("MaxCare provider listing stopped at max_pages=%d", max_pages)
         return providers
 
     async def ping(self) -> None:
@@ -196,6 +208,29 @@ class MaxCareClient:
         """How long a request started now would wait for the rate budget."""
         now = self._clock()
         return max(0.0, self._next_slot(now) - now)
+
+    @property
+    def rate_limit(self) -> int:
+        """The budget: requests allowed in one window."""
+        return self._limit
+
+    def budget_used(self) -> int:
+        """Requests counted in the current window, those in flight included."""
+        self._next_slot(self._clock())  # forgets answers that left the window
+        return self._in_flight + len(self._done)
+
+    def limit_share(self, name: str, share: float) -> int:
+        """Requests made `with purpose(name)` may use at most `share` of the budget."""
+        return self._shares.cap(name, share)
+
+    def share_used(self, name: str) -> int:
+        """Requests for `name` in the current window (answered or in flight)."""
+        return self._shares.used(name, self._clock())
+
+    def share_wait_seconds(self, name: str) -> float:
+        """How long a request for `name` started now would wait for its share or the budget."""
+        now = self._clock()
+        return max(0.0, max(self._next_slot(now), self._shares.next_slot(name, now)) - now)
 
     def _next_slot(self, now: float) -> float:
         """Earliest time a request could fit the sliding window (an estimate while in flight)."""
@@ -211,24 +246,27 @@ class MaxCareClient:
                 slot = max(slot, now + min(self._window, 0.05))  # wait for answers in flight
         return slot
 
-    async def _acquire_slot(self) -> None:
+    async def _acquire_slot(self, purpose: str | None = None) -> None:
         # Take a slot under the lock when one is free; otherwise sleep until one may be.
         told = False
         while True:
             async with self._lock:
                 now = self._clock()
-                slot = self._next_slot(now)
+                slot = max(self._next_slot(now), self._shares.next_slot(purpose, now))
                 if slot <= now:
                     self._in_flight += 1
+                    self._shares.started(purpose)
                     return
             if not told:
                 told = True
-                logger.info("MaxCare request queued %.1f s for the rate budget", slot - now)
+                self._log.info("MaxCare request queued %.1f s for the rate budget", slot - now)
             await self._sleep(slot - now)
 
-    def _release_slot(self) -> None:
+    def _release_slot(self, purpose: str | None = None) -> None:
         self._in_flight -= 1
-        self._done.append(self._clock())
+        now = self._clock()
+        self._done.append(now)
+        self._shares.ended(purpose, now)
 
     def _reset_delay(self, headers: httpx.Headers) -> float | None:
         reset = _number(headers.get("X-RateLimit-Reset"))
@@ -277,11 +315,10 @@ class MaxCareClient:
         backoff = 0.5 * 2 ** (state.attempt_number - 1) + random.uniform(0, 0.5)
         return min(backoff, self._max_wait)
 
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
+    def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        logger.warning(
+        self._log.warning(
             "MaxCare attempt %d failed (%s); retrying in %.1f s",
             state.attempt_number,
             type(exc).__name__,
@@ -316,30 +353,34 @@ class MaxCareClient:
         params: dict[str, str | int] | None,
         json: dict[str, Any] | None,
     ) -> T:
-        """One attempt: wait for the budget, send, translate the outcome."""
-        await self._acquire_slot()
+        """One attempt: wait for the budget (and the caller's share), send, translate."""
+        purpose = current_purpose()
+        await self._acquire_slot(purpose)
         full_path = self._http.base_url.path + path
         where = {"method": method, "path": full_path}
         started = self._clock()
         try:
             response = await self._http.request(method, path, params=params, json=json)
         except _NOT_SENT as exc:
-            self._release_slot()
-            logger.warning("MaxCare %s %s not sent: %s", method, full_path, type(exc).__name__)
+            self._release_slot(purpose)
+            self._on_outcome(method, type(exc).__name__)
+            self._log.warning("MaxCare %s %s not sent: %s", method, full_path, type(exc).__name__)
             raise MaxCareUnavailable(f"could not connect ({type(exc).__name__})", **where) from exc
         except httpx.RequestError as exc:  # timeouts, resets, protocol and decoding errors
-            self._release_slot()
-            logger.warning("MaxCare %s %s no answer: %s", method, full_path, type(exc).__name__)
+            self._release_slot(purpose)
+            self._on_outcome(method, type(exc).__name__)
+            self._log.warning("MaxCare %s %s no answer: %s", method, full_path, type(exc).__name__)
             raise MaxCareAmbiguous(f"no answer ({type(exc).__name__})", **where) from exc
         except BaseException:
-            self._release_slot()  # cancelled mid-request: the slot still counts
+            self._release_slot(purpose)  # cancelled mid-request: the slot still counts
             raise
-        self._release_slot()
+        self._release_slot(purpose)
+        self._on_outcome(method, f"{response.status_code // 100}xx")
         elapsed_ms = (self._clock() - started) * 1000
         self._observe_rate_headers(response.headers)
         error = None if response.is_success else self._api_error(response, method, full_path)
         level = logging.DEBUG if error is None else logging.WARNING
-        logger.log(
+        self._log.log(
             level,
             "MaxCare %s %s -> %d in %.0f ms (trace %s)",
             method,

@@ -110,7 +110,17 @@ _interactive = _fields(
 )
 
 _str_or_obj = _optional(lambda value: isinstance(value, str | dict))
-_event = _fields({}, {"type": _opt_str, "user": _str_or_obj, "channel": _str_or_obj})
+# A workflow step's run: Bolt reads into `function` (its callback_id) whenever the key exists.
+_event = _fields(
+    {},
+    {
+        "type": _opt_str,
+        "user": _str_or_obj,
+        "channel": _str_or_obj,
+        "function": _fields({}, {"callback_id": _opt_str}),
+        "inputs": _optional(_obj),
+    },
+)
 
 # Events API callbacks and URL verification.
 _event_envelope_fields = _fields(

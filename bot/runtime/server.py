@@ -1,4 +1,5 @@
-"""The two transports: HTTP (aiohttp, POST /slack/events) and Socket Mode; both serve /healthz."""
+"""The two transports, HTTP (aiohttp: /slack/events) and Socket Mode, both serving /healthz and
+/metrics; start-up that waits for Slack and the database, and says why."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 import gc
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import cast
 
 from aiohttp import web
@@ -15,29 +18,58 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import Bot, build_bot
+from bot.errors import NotReady
+from bot.maxcare import MaxCareClient
 from bot.runtime.envelope import well_formed
+from bot.runtime.startup import MaxCareCheck, unless_stopped, until_ready
 from bot.settings import Settings
+from bot.slack.client import not_ready
 
 log = logging.getLogger("bot.server")
 
 MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; anything bigger is not Slack
-BOT_KEY = web.AppKey("bot", Bot)
-HEALTH_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("socket_ok")
+EXIT_REFUSED = 2  # a service refused the app's configuration (as for a configuration error)
+EXIT_CANNOT_LISTEN = 1
 
 
-def web_app(bot: Bot, *, socket_ok: Callable[[], bool] | None = None) -> web.Application:
-    """The aiohttp application: Slack events (HTTP mode only) and the health check."""
+@dataclass
+class Serving:
+    """What the HTTP site serves: the bot once start-up is done, and what it waits for till then."""
+
+    socket_mode: bool = False
+    bot: Bot | None = None
+    waiting_for: NotReady | None = None
+    socket_ok: Callable[[], bool] = lambda: True
+
+
+SERVING_KEY = web.AppKey("serving", Serving)
+
+
+def web_app(
+    bot: Bot | Serving, *, socket_ok: Callable[[], bool] | None = None
+) -> web.Application:
+    """The aiohttp application: Slack events (HTTP mode only), the health check, the metrics."""
+    if isinstance(bot, Bot):
+        ok = socket_ok or (lambda: True)
+        bot = Serving(socket_mode=socket_ok is not None, bot=bot, socket_ok=ok)
     app = web.Application(client_max_size=MAX_BODY)
-    app[BOT_KEY] = bot
-    app[HEALTH_KEY] = socket_ok or (lambda: True)
-    if socket_ok is None:
+    app[SERVING_KEY] = bot
+    if not bot.socket_mode:
         app.router.add_post("/slack/events", _events)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
     return app
 
 
+def _not_ready() -> web.Response:
+    # Slack retries a request that was not answered 200, so nothing is lost meanwhile.
+    return web.Response(status=503, text="not ready")
+
+
 async def _events(request: web.Request) -> web.Response:
-    bot = request.app[BOT_KEY]
+    bot = request.app[SERVING_KEY].bot
+    if bot is None:
+        return _not_ready()
     raw = await request.read()
     # Bolt reads any mapping of str to str (its aiohttp adapter passes these headers as they are).
     headers = cast(dict[str, str | Sequence[str]], request.headers)
@@ -55,9 +87,11 @@ async def _events(request: web.Request) -> web.Response:
         log.warning("malformed request refused (%s)", "signed" if signed else "unsigned")
         return web.Response(status=400 if signed else 401, text="invalid request body")
     bot.pressure.enter()
+    started = time.perf_counter()
     try:
         bolt_response = await bot.app.async_dispatch(bolt_request)
     finally:
+        bot.metrics.slack_ack_seconds.observe(time.perf_counter() - started)
         bot.pressure.leave()
     return await to_aiohttp_response(bolt_response)
 
@@ -68,37 +102,147 @@ def _is_json(request: AsyncBoltRequest, body: str) -> bool:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    health = request.app[BOT_KEY].health()
-    socket_ok = request.app[HEALTH_KEY]()
+    serving = request.app[SERVING_KEY]
+    if serving.bot is None:
+        waiting = serving.waiting_for
+        reason = str(waiting) if waiting else "start-up"
+        return web.json_response({"status": "not ready", "waiting_for": reason}, status=503)
+    health = serving.bot.health()
+    socket_ok = serving.socket_ok()
     body = {**health, "slack_socket": socket_ok}
     return web.json_response(body, status=200 if health["database"] and socket_ok else 503)
 
 
-async def serve(settings: Settings, *, host: str | None = None) -> None:
-    """Run until SIGTERM/SIGINT: HTTP mode on PORT, or Socket Mode (+ /healthz on PORT)."""
-    bot = await build_bot(settings)
+async def _metrics(request: web.Request) -> web.Response:
+    bot = request.app[SERVING_KEY].bot
+    if bot is None:
+        return _not_ready()
+    body, content_type = bot.metrics.render(request.headers.get("Accept", ""))
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def serve(settings: Settings, *, host: str | None = None) -> int:
+    """Run until SIGTERM/SIGINT: HTTP mode on PORT, or Socket Mode (+ /healthz on PORT).
+
+    The port answers from the start (/healthz 503 until ready) while start-up waits for Slack
+    and the database. Returns the exit status: 0 once stopped; 2 when a service refused the
+    app's credentials or the database's location is unusable; 1 when PORT is taken.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    handler: AsyncSocketModeHandler | None = None
-    socket_ok: Callable[[], bool] | None = None
-    if settings.socket_mode:
-        assert settings.slack_app_token is not None
-        handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
-        await handler.connect_async()
-        socket_ok = _socket_checker(handler)
-    runner = web.AppRunner(web_app(bot, socket_ok=socket_ok), access_log=None)
+    serving = Serving(socket_mode=settings.socket_mode)
+    runner = web.AppRunner(web_app(serving), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host or settings.bind_host, settings.port)
-    await site.start()
-    await bot.start()
-    tune_gc()
-    mode = "Socket Mode" if handler else "HTTP"
-    log.info("ready in %s mode on port %d (team %s)", mode, settings.port, bot.team_id)
-    await stop.wait()
-    log.info("shutting down: no new work; finishing work in hand")
-    await _shutdown(runner.cleanup, handler, bot)
+    try:
+        await web.TCPSite(runner, host or settings.bind_host, settings.port).start()
+    except OSError as exc:
+        log.error("cannot listen on port %d (%s); not starting", settings.port, exc.strerror)
+        await runner.cleanup()
+        return EXIT_CANNOT_LISTEN
+    start = StartUp(settings, serving, stop)
+    try:
+        started = await start.run()
+        if started is not None:
+            bot, handler = started
+            mode = "Socket Mode" if handler else "HTTP"
+            log.info("ready in %s mode on port %d (team %s)", mode, settings.port, bot.team_id)
+            await stop.wait()
+            log.info("shutting down: no new work; finishing work in hand")
+            await _shutdown(runner.cleanup, handler, bot)
+        else:
+            await runner.cleanup()
+    finally:
+        await start.close()
+    return EXIT_REFUSED if start.refused else 0
+
+
+class StartUp:
+    """Builds the bot once Slack and the database answer, and checks MaxCare alongside."""
+
+    def __init__(self, settings: Settings, serving: Serving, stop: asyncio.Event) -> None:
+        self.settings = settings
+        self.serving = serving
+        self.stop = stop
+        self.refused: NotReady | None = None
+        # The check's own client stays quiet: the check says what matters in one line.
+        quiet = logging.getLogger("bot.startup.maxcare_check")
+        quiet.setLevel(logging.ERROR)
+        check_client = MaxCareClient(
+            base_url=settings.maxcare_api_url,
+            api_key=settings.maxcare_api_key,
+            organization_id=settings.maxcare_organization_id,
+            timeout=settings.maxcare_timeout_seconds,
+            max_attempts=1,  # the check retries on its own schedule
+            log=quiet,
+        )
+        self.maxcare = MaxCareCheck(check_client, settings.maxcare_api_url, refused=self._refuse)
+        self._check = asyncio.create_task(self.maxcare.run(), name="maxcare-check")
+
+    def _refuse(self, problem: NotReady) -> None:
+        if self.refused is None:
+            log.error("%s; %s", problem, "stopping" if self.serving.bot else "not starting")
+        self.refused = problem
+        self.stop.set()
+
+    def _waiting(self, problem: NotReady | None) -> None:
+        self.serving.waiting_for = problem
+
+    async def run(self) -> tuple[Bot, AsyncSocketModeHandler | None] | None:
+        """The started bot and its socket handler; None when stopped or refused first."""
+        bot: Bot | None = None
+        handler: AsyncSocketModeHandler | None = None
+        try:
+            bot = await until_ready(
+                lambda: build_bot(self.settings), stop=self.stop, waiting=self._waiting
+            )
+            if bot is not None and self.settings.socket_mode:
+                ready = bot
+                handler = await until_ready(
+                    lambda: _connect_socket(ready, self.settings),
+                    stop=self.stop,
+                    waiting=self._waiting,
+                )
+            # MaxCare's first answer (or failure) comes before "ready", so a refused key
+            # stops the app before it takes any request.
+            await unless_stopped(self.maxcare.answered.wait(), self.stop)
+        except NotReady as problem:
+            self._refuse(problem)
+        incomplete = bot is None or (self.settings.socket_mode and handler is None)
+        if self.stop.is_set() or incomplete:
+            if handler is not None:
+                await handler.close_async()
+            if bot is not None:
+                await bot.close(grace=0.0)
+            return None
+        assert bot is not None
+        await bot.start()
+        tune_gc()
+        if handler is not None:
+            self.serving.socket_ok = _socket_checker(handler)
+        self.serving.bot = bot
+        return bot, handler
+
+    async def close(self) -> None:
+        """Stop checking MaxCare (it goes on in the background while MaxCare has not answered)."""
+        self._check.cancel()
+        await asyncio.gather(self._check, return_exceptions=True)
+
+
+async def _connect_socket(bot: Bot, settings: Settings) -> AsyncSocketModeHandler:
+    """Socket Mode's handler, connected; NotReady when Slack refuses or cannot be reached."""
+    assert settings.slack_app_token is not None
+    token = settings.slack_app_token.get_secret_value()
+    try:
+        # Asked here first: the handler's own connect retries a refused token forever.
+        opened = await bot.slack.apps_connections_open(app_token=token)
+    except Exception as exc:
+        raise not_ready(exc, token="SLACK_APP_TOKEN", url=settings.slack_api_url) from None
+    handler = AsyncSocketModeHandler(bot.app, token)
+    handler.client.wss_uri = str(opened["url"])
+    await handler.connect_async()
+    return handler
 
 
 # Young objects collected every this many allocations (CPython's default is 700).

@@ -53,6 +53,21 @@ def button(
     return element
 
 
+def checkboxes(
+    action_id: str, options: Sequence[tuple[str, str]], selected: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A checkboxes element of (value, text) options; `selected` values start ticked."""
+    element: dict[str, Any] = {
+        "type": "checkboxes",
+        "action_id": action_id,
+        "options": [option(value, text) for value, text in options],
+    }
+    ticked = [option(value, text) for value, text in options if value in selected]
+    if ticked:  # Slack refuses an empty initial_options
+        element["initial_options"] = ticked
+    return element
+
+
 def actions(*elements: dict[str, Any], block_id: str | None = None) -> Block:
     """An actions block holding buttons (or other interactive elements)."""
     block: Block = {"type": "actions", "elements": list(elements)}

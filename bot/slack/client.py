@@ -1,24 +1,33 @@
-"""The Slack Web API client, its keep-alive session, and which response_url hosts to trust."""
+"""The Slack Web API client, its keep-alive session, whom the token is for (or why not), and
+which response_url hosts to trust."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import NotReady
 from bot.settings import Settings
+from bot.slack.failures import describe, error_code
 
 SLACK_HOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 SLACK_TIMEOUT_SECONDS = 10
 # Idle keep-alive connections to Slack are closed after this long (aiohttp: 15 s).
 SLACK_KEEPALIVE_SECONDS = 60.0
+# Slack's answers to a token it will never accept: waiting cannot help, the token must change.
+TOKEN_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
 
 
 @dataclass(frozen=True)
@@ -61,13 +70,18 @@ def keepalive_session() -> aiohttp.ClientSession:
 
 
 async def connect(settings: Settings) -> tuple[AsyncWebClient, Installation]:
-    """The app's long-lived Slack client, and whom its token is for (auth.test)."""
+    """The app's long-lived Slack client, and whom its token is for (auth.test).
+
+    Raises NotReady (permanent when Slack refuses the token) instead of the client's errors.
+    """
     session = keepalive_session()
-    slack = slack_client(settings, session=session)
     try:
+        slack = slack_client(settings, session=session)
         auth = await slack.auth_test()
-    except BaseException:
+    except BaseException as exc:
         await session.close()
+        if isinstance(exc, Exception):
+            raise not_ready(exc, token="SLACK_BOT_TOKEN", url=settings.slack_api_url) from None
         raise
     installed = Installation(
         team_id=str(auth["team_id"]),
@@ -75,6 +89,38 @@ async def connect(settings: Settings) -> tuple[AsyncWebClient, Installation]:
         bot_user_id=str(auth["user_id"]),
     )
     return slack, installed
+
+
+def not_ready(exc: Exception, *, token: str, url: str) -> NotReady:
+    """What a failed start-up call to Slack means: the token refused (permanent), or not now."""
+    code = error_code(exc)
+    if code in TOKEN_REFUSED:
+        return NotReady("Slack", f"refused {token} ({code})", permanent=True)
+    parts = urlsplit(url)
+    # Scheme, host and port only: a URL's user part, path or query could carry anything.
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", None)
+        answer = code or (f"HTTP {status}" if isinstance(status, int) else describe(exc))
+        return NotReady("Slack", f"at {where} answered {answer}", permanent=False)
+    return NotReady("Slack", f"unreachable at {where} ({_unreachable(exc)})", permanent=False)
+
+
+def _unreachable(exc: BaseException) -> str:
+    """Why a request did not get an answer, in a few words (never the exception's text)."""
+    cause: BaseException | None = exc
+    for _ in range(5):  # the chain is short; a bound keeps a strange one from looping
+        if cause is None:
+            break
+        if isinstance(cause, socket.gaierror):
+            return "cannot resolve the host name"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, TimeoutError):
+            return f"no answer within {SLACK_TIMEOUT_SECONDS} s"
+        os_error = getattr(cause, "os_error", None)  # aiohttp's connector errors carry it
+        cause = os_error if isinstance(os_error, BaseException) else cause.__cause__
+    return type(exc).__name__
 
 
 def response_url_checker(settings: Settings) -> Callable[[str], bool]:

@@ -43,6 +43,7 @@ NOTES_SHOWN_MAX = 2900  # escaped; a section's text may hold 3,000 characters
 ASSIGNEES_SHOWN_MAX = 1900  # escaped; a field may hold 2,000 characters
 NAME_SHOWN_MAX = 100  # escaped, per person: twenty long names still fit one field
 LABEL_SHOWN_MAX = 100  # escaped; unknown statuses are shown as MaxCare sent them
+NEWS_NAMES_MAX = 5  # a status change names this many assignees, then how many more
 
 
 def status_label(status: str | None) -> str:
@@ -156,6 +157,41 @@ def task_card(card: CardData) -> dict[str, Any]:
         f"MaxCare task {card.task_id} created for {plain_people or 'nobody'}: "
         f"{escaped_within(card.notes, 150)} ({status}){sync}"
     )
+    return message(text, blocks)
+
+
+def news_sentence(status: str | None, assignees: Sequence[str]) -> str:
+    """`Dr. James Wilson, MD completed the task`: what changed, by whom it is assigned to.
+
+    MaxCare does not say who changed a task; one assignee is named as the one who did it.
+    """
+    who = [escaped_within(name, NAME_SHOWN_MAX) for name in assignees[:NEWS_NAMES_MAX]]
+    if len(assignees) > NEWS_NAMES_MAX:
+        who.append(f"{len(assignees) - NEWS_NAMES_MAX} more")
+    people = ", ".join(who[:-1]) + f" and {who[-1]}" if len(who) > 1 else "".join(who)
+    task = f"The task for {people}" if people else "The task"
+    if status == "completed":
+        return f"{people} completed the task" if len(who) == 1 else f"{task} was completed"
+    if status == "in_progress":
+        return f"{people} started the task" if len(who) == 1 else f"{task} was started"
+    if status == "cancelled":
+        return f"{task} was cancelled"
+    return f"{task} is now *{status_text(status)}*"
+
+
+def status_news(
+    *,
+    creator_user_id: str,
+    task_id: str,
+    note_id: str,
+    status: str | None,
+    assignees: Sequence[str],
+) -> dict[str, Any]:
+    """Tells a task's creator (in the card's thread, or a DM) that its status changed."""
+    sentence = news_sentence(status, assignees)
+    about = f"Task `{escape(task_id)}` · note `{escape(note_id)}`"
+    text = f"<@{creator_user_id}> {sentence}: {task_id}."
+    blocks: Blocks = [section(f"<@{creator_user_id}> {sentence}."), context(about)]
     return message(text, blocks)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.db.store import Store, Submission
+from bot.db.store import WORKFLOW, Store, Submission
 from bot.errors import Undeliverable
 from bot.maxcare import Task
 from bot.slack.failures import Failure, classify, describe
@@ -19,15 +21,24 @@ from bot.tasks.prefill import Prefill
 
 log = logging.getLogger("bot.confirm")
 
-
+# An assignee's DM is tried this many times while Slack fails transiently, then given up.
+ASSIGNEE_DM_ATTEMPTS = 3
 
 class Notifier:
     """Posts cards and notices through Slack, falling back to response_url, then to a DM."""
 
-    def __init__(self, *, slack: AsyncWebClient, store: Store, cards: TaskCards) -> None:
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        store: Store,
+        cards: TaskCards,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.slack = slack
         self.store = store
         self.cards = cards
+        self.sleep = sleep  # between an assignee DM's attempts
 
     async def post_card(self, sub: Submission, task: Task) -> tuple[str, str | None]:
         """Post the confirmation card; returns (channel, ts) of where it went.
@@ -89,16 +100,51 @@ class Notifier:
         resp = await self.slack.chat_postMessage(channel=channel, **message)
         return channel, str(resp["ts"])
 
+    async def tell_assignees(self, sub: Submission, task: Task) -> int:
+        """DM the task to each assignee but its creator, unless they turned that off.
+
+        The card stands whatever happens here: a DM Slack refuses is logged and dropped, one
+        that fails transiently is tried ASSIGNEE_DM_ATTEMPTS times. Returns how many were told.
+        """
+        people = [u for u in dict.fromkeys(sub.assignee_user_ids) if u and u != sub.user_id]
+        wanted = self.store.notify_assigned(people)
+        dm = views.assigned_message(
+            task_id=task.id,
+            note_id=task.note_id or sub.note_id,
+            notes=task.notes if task.notes is not None else sub.notes,
+            creator_user_id=sub.user_id,
+        )
+        told = await asyncio.gather(
+            *(self._dm_assignee(user_id, dm, task.id) for user_id in people if wanted[user_id])
+        )
+        return sum(told)
+
+    async def _dm_assignee(self, user_id: str, dm: dict[str, Any], task_id: str) -> bool:
+        for attempt in range(1, ASSIGNEE_DM_ATTEMPTS + 1):
+            try:
+                await self._dm(user_id, dm)
+                return True
+            except Exception as exc:
+                if classify(exc) is not Failure.TRANSIENT or attempt == ASSIGNEE_DM_ATTEMPTS:
+                    log.info("assignee %s not told of %s: %s", user_id, task_id, describe(exc))
+                    return False
+            await self.sleep(2.0**attempt)
+        return False
+
     async def show_created(self, sub: Submission, task: Task) -> None:
         """Turn the still-open 'Creating…' modal into 'created'; a closed modal is fine."""
-        await self._update_view(sub.view_id, views.created_modal(task.id, task.status))
+        if sub.source != WORKFLOW:  # a workflow step has no modal
+            await self._update_view(sub.view_id, views.created_modal(task.id, task.status))
 
     async def show_waiting(self, sub: Submission, text: str) -> None:
         """Tell the person in the open modal that their task is queued."""
-        await self._update_view(sub.view_id, views.info_modal(text))
+        if sub.source != WORKFLOW:
+            await self._update_view(sub.view_id, views.info_modal(text))
 
     async def notify_failure(self, sub: Submission, reason: str) -> None:
         """Give the draft back: in the modal if still open, else a message with Reopen."""
+        if sub.source == WORKFLOW:
+            return  # the step's error reaches its workflow instead (the outbox tells Slack)
         prefill = Prefill(sub.note_id, sub.assignee_user_ids, sub.notes)
         dest = Destination.of(sub)
         form = views.task_modal(
@@ -113,6 +159,8 @@ class Notifier:
 
     async def notify_unknown(self, sub: Submission, text: str) -> None:
         """Say the outcome is not known yet: in the modal if still open, else a message."""
+        if sub.source == WORKFLOW:
+            return  # the step stays running until the lookup settles it
         if await self._update_view(sub.view_id, views.info_modal(text)):
             return
         await self._tell(sub, {"text": text})

@@ -7,9 +7,12 @@ never followed by another until a lookup has answered (reconcile.py); when MaxCa
 past the window the author is told the outcome is unknown, and the lookup goes on in the
 background, with backoff, until `reconcile_seconds` after the submission.
 
+A workflow step's run is a submission too (keyed by its function execution ID): Slack hears how
+it ended through the `Steps` hook, once, recorded in the row, before its card is posted.
+
 Longer than 400 lines on purpose: one submission's whole life (hand-over, claim, create,
-reconcile, confirm, park) reads in order in one place; the retry deadlines and the lookup are
-already apart (retry.py, reconcile.py).
+reconcile, tell a workflow, confirm, park) reads in order in one place; the retry deadlines and
+the lookup are already apart (retry.py, reconcile.py).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from bot.db.store import STALE_PROVIDER, Store, Submission, default_owner
+from bot.db.store import STALE_PROVIDER, WORKFLOW, Store, Submission, default_owner
 from bot.maxcare import MaxCareAPIError, MaxCareClient, MaxCareError, NotFound, RateLimited, Task
 from bot.runtime.loops import forever
 from bot.runtime.pressure import RequestPressure
@@ -63,6 +66,14 @@ class NotThere(Exception):
     """A lookup answered: the task an unknown outcome was about does not exist."""
 
 
+class Steps(Protocol):
+    """Tells Slack how a Workflow Builder step ended; raises when it is worth another try."""
+
+    async def complete(self, sub: Submission, task: Task) -> None: ...
+
+    async def fail(self, sub: Submission, reason: str) -> None: ...
+
+
 class Outbox:
     """Processes submissions as asyncio tasks; state lives in the database, not in memory."""
 
@@ -80,6 +91,7 @@ class Outbox:
         owner: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         card_posted: Callable[[Task], None] = lambda task: None,
+        steps: Steps | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -100,6 +112,7 @@ class Outbox:
         self._telling: set[asyncio.Task[None]] = set()  # "Queued" notices in flight
         self._loops: list[asyncio.Task[None]] = []
         self.card_posted = card_posted  # the follower's hook: a new card's sync is followed
+        self.steps = steps  # workflow steps' outcomes, told to Slack once
 
     def enqueue(self, view_id: str) -> None:
         """Take on one submission unless it is already in hand; it starts when acks allow."""
@@ -267,6 +280,9 @@ class Outbox:
         sub = self.store.claim_submission(view_id, self.owner, self.lease_seconds)
         if sub is None:
             return  # finished, or another process holds it
+        if sub.state == "refused":  # a workflow step that makes no task: Slack must hear why
+            await self._tell_step(sub, None)
+            return
         if sub.state in ("pending", "creating", "unknown"):
             task = await self._create(sub)
             if task is None or not self._still_mine(view_id):
@@ -287,6 +303,8 @@ class Outbox:
             if fetched is None:
                 return
             task = fetched
+        if sub.source == WORKFLOW and not await self._tell_step(sub, task):
+            return  # parked: the workflow hears first, then the card is posted
         await self.pressure.give_way(not_after)
         if self._still_mine(view_id):
             await self._confirm(sub, task)
@@ -401,11 +419,52 @@ class Outbox:
                 return  # MaxCare unavailable: `python -m bot check` will find it later
 
     async def _fail(self, sub: Submission, reason: str, trace_id: str | None) -> None:
+        if sub.source == WORKFLOW:  # no draft to give back: the workflow hears the reason
+            self.store.update_submission(
+                sub.view_id, state="refused", last_error=reason, trace_id=trace_id, notes=""
+            )
+            sub.state, sub.last_error, sub.notes = "refused", reason, ""
+            log.warning("workflow step %s made no task (trace %s)", sub.view_id, trace_id)
+            await self._tell_step(sub, None)
+            return
         self.store.update_submission(
             sub.view_id, state="failed", last_error=reason, trace_id=trace_id
         )
         log.warning("submission %s failed for good (trace %s)", sub.view_id, trace_id)
         await self.notifier.notify_failure(sub, reason)
+
+    # -- workflow steps ----------------------------------------------------------------------
+
+    async def _tell_step(self, sub: Submission, task: Task | None) -> bool:
+        """Tell Slack how a workflow step ended (its task, or why none), once and recorded;
+        False when Slack could not be told within the window (the row is parked)."""
+        steps = self.steps
+        if sub.completed_at is None and steps is not None:
+
+            async def tell() -> None:
+                try:
+                    if task is None:
+                        await steps.fail(sub, sub.last_error or "MaxCare refused the task.")
+                    else:
+                        await steps.complete(sub, task)
+                except Exception as exc:  # transient by the steps' sorting
+                    raise Transient(exc) from exc
+
+            deadline = self.store.clock() + timedelta(seconds=self.retry_seconds)
+            try:
+                await self._until(tell, deadline)
+            except GaveUp:
+                if self.store.clock() < self._final_end(sub):
+                    log.warning("workflow step %s: Slack not told yet", sub.view_id)
+                    self._park(sub)
+                    return False
+                log.error("workflow step %s: Slack never heard its outcome", sub.view_id)
+        done: dict[str, Any] = {"completed_at": self.store.clock().isoformat()}
+        if task is None:
+            done.update(state="failed", claimed_by=None, lease_until=None)
+        self.store.update_submission(sub.view_id, **done)
+        sub.completed_at = done["completed_at"]
+        return True
 
     # -- confirming ------------------------------------------------------------------------
 
@@ -463,6 +522,7 @@ class Outbox:
         log.info("submission %s confirmed as task %s", sub.view_id, task.id)
         self.card_posted(task)
         await self.notifier.show_created(sub, task)
+        await self.notifier.tell_assignees(sub, task)
 
     def _close(self, sub: Submission) -> None:
         """The row is done; the EHR holds the task text now, so keep no copy of it."""

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.db.store import OPEN_STATES, Store, Submission
+from bot.db.store import OPEN_STATES, WORKFLOW, Store, Submission
 from bot.db.writer import SubmissionWriter
 from bot.errors import UserFacingError
 from bot.links.views import stale_phrase
@@ -290,7 +290,7 @@ class TaskService:
     async def reopen_draft(self, user_id: str, view_id: Any, trigger_id: Any) -> str | None:
         """Open a failed submission's draft again; returns a message when it cannot."""
         sub = self.store.get_submission(view_id) if isinstance(view_id, str) else None
-        if sub is None or sub.user_id != user_id:
+        if sub is None or sub.user_id != user_id or sub.source == WORKFLOW:
             return "That draft is not yours or no longer exists."
         if sub.state != "failed":
             return "That draft was already reopened or discarded."

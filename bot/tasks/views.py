@@ -10,6 +10,8 @@ from bot.slack.blocks import (
     Blocks,
     actions,
     button,
+    context,
+    escaped_within,
     input_block,
     message,
     modal,
@@ -17,7 +19,7 @@ from bot.slack.blocks import (
     section,
 )
 from bot.slack.text import NOTES_MAX, escape
-from bot.status.views import status_text
+from bot.status.views import NOTES_SHOWN_MAX, status_text
 from bot.tasks.prefill import Prefill
 
 MODAL_TITLE = "Create MaxCare task"
@@ -123,6 +125,24 @@ def failure_message(view_id: str, reason: str) -> dict[str, Any]:
             ),
         ],
     )
+
+
+def assigned_message(
+    *, task_id: str, note_id: str, notes: str, creator_user_id: str
+) -> dict[str, Any]:
+    """The DM an assignee gets: who asked, the task text, the note and task IDs, Refresh."""
+    asked = f"<@{creator_user_id}> assigned you a MaxCare task"
+    body = escaped_within(notes, NOTES_SHOWN_MAX) if notes else "_(no text)_"
+    refresh = button(ids.REFRESH_TASK_ACTION, "Refresh", task_id)
+    blocks: Blocks = [
+        section(f":inbox_tray: *{asked}*"),
+        section(body),
+        context(f"Note `{escape(note_id)}` · Task `{escape(task_id)}`"),
+        actions(refresh, block_id=ids.CARD_ACTIONS_BLOCK),
+        context("Turn these messages off on the app's *Home* tab."),
+    ]
+    text = f"{asked}: {escaped_within(notes, 150)} (task {task_id})"
+    return message(text, blocks)
 
 
 def admins_phrase(admin_ids: Sequence[str]) -> str:

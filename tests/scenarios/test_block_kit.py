@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.support import payloads
 from tests.support.fakes import Call, FakeMaxCare, FakeSlack
 from tests.support.harness import DOCTOR, NURSE
 from tests.support.ids import NOTE
+from tests.support.messages import posts
 from tests.support.served import ServedBot
 from tests.support.submissions import CHANNEL, new_view_id, submission
 
@@ -90,14 +92,23 @@ def test_the_form_opened_from_any_text_is_valid(served: Served, text: str) -> No
 @given(notes=texts.filter(lambda t: t.strip() and len(t) <= 3000))
 def test_the_card_and_the_modal_for_any_notes_are_valid(served: Served, notes: str) -> None:
     app, slack, _ = served
-    cards, updates = len(slack.calls("chat.postMessage")), len(slack.calls("views.update"))
+    cards, updates = len(posts(slack)), len(slack.calls("views.update"))  # the DMs apart
     view_id = new_view_id()
     answer = _post(app, submission(view_id=view_id, note=NOTE, notes=notes, assignees=[DOCTOR]))
     assert answer.json()["response_action"] == "update", answer.text
-    card = _next(slack, "chat.postMessage", cards)
+    card = _next_post(slack, cards)
     assert card.params["channel"] == CHANNEL and card.error is None, slack_problems(card)
     created = _next(slack, "views.update", updates)
     assert created.params["view_id"] == view_id and created.error is None
+
+
+def _next_post(slack: FakeSlack, before: int) -> Call:
+    """The first message after the `before` seen already, assignees' DMs apart."""
+    deadline = time.monotonic() + 10
+    while len(posts(slack)) <= before:
+        assert time.monotonic() < deadline, "no new message"
+        time.sleep(0.01)
+    return posts(slack)[before]
 
 
 def slack_problems(call: Call) -> str:

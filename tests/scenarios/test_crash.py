@@ -16,8 +16,10 @@ from tests.support.submissions import CHANNEL
 
 
 @pytest.fixture
-def app(slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path) -> Iterator[App]:
-    running = App(slack, maxcare, tmp_path)
+def app(
+    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, database_url: str | None
+) -> Iterator[App]:
+    running = App(slack, maxcare, tmp_path, database_url=database_url)
     nurse = maxcare.add_provider(first_name="Nina", last_name="Nurse")
     doctor = maxcare.add_provider(first_name="James", last_name="Wilson")
     running.cli("links", "add", NURSE, nurse["id"])
@@ -44,6 +46,7 @@ def _cards(slack: FakeSlack) -> list[str]:
     ]
 
 
+@pytest.mark.both_databases
 def test_killed_during_the_post_then_restarted(
     app: App, slack: FakeSlack, maxcare: FakeMaxCare
 ) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
-from bot.db.store import Store, utcnow
+from bot.db.store import SQLiteStore, utcnow
 from bot.runtime.server import web_app
 from tests.support.harness import Harness, MakeHarness
 from tests.support.status import create_task, following_harness, wait_until
@@ -17,7 +17,7 @@ from tests.support.submissions import CHANNEL, new_view_id, note_id, submission
 from tests.unit.db.test_store import submission as stored
 
 
-class DatabaseDown(Store):
+class DatabaseDown(SQLiteStore):
     """A store whose database stopped answering (a full disk, a file gone)."""
 
     def ping(self) -> bool:
@@ -100,7 +100,7 @@ async def test_drafts_older_than_a_week_are_purged_at_start_up(
     make_harness: MakeHarness, tmp_path: Path
 ) -> None:
     path = tmp_path / "old.db"
-    old = Store(path, clock=lambda: utcnow() - timedelta(days=8))
+    old = SQLiteStore(path, clock=lambda: utcnow() - timedelta(days=8))
     old.add_submission(stored("VOLDDRAFT", state="failed", notes="Old patient text"))
     old.close()
     h = await make_harness(database_path=path)

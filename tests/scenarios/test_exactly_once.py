@@ -80,6 +80,7 @@ async def _unknown_after_an_applied_post(h: Harness, text: str) -> tuple[str, st
     return view_id, note
 
 
+@pytest.mark.both_databases
 async def test_an_applied_post_then_an_outage_is_told_as_unknown_never_posted_twice(
     short: Harness, clock: ShiftedClock
 ) -> None:
@@ -101,6 +102,7 @@ async def test_an_applied_post_then_an_outage_is_told_as_unknown_never_posted_tw
     assert _posts(harness) == 1
 
 
+@pytest.mark.both_databases
 async def test_an_unknown_outcome_that_turns_out_absent_gives_the_draft_back(
     short: Harness, clock: ShiftedClock
 ) -> None:
@@ -178,6 +180,7 @@ async def test_a_channel_refusing_for_good_moves_to_a_dm_at_once(harness: Harnes
     assert any("/invite" in str(c.params) for c in posts if c.params["channel"] != CHANNEL)
 
 
+@pytest.mark.both_databases
 async def test_a_card_refused_everywhere_closes_the_row_and_says_so_in_plain_text(
     harness: Harness,
 ) -> None:
@@ -193,6 +196,7 @@ async def test_a_card_refused_everywhere_closes_the_row_and_says_so_in_plain_tex
     assert plain and task["id"] in plain[-1].params["text"]
 
 
+@pytest.mark.both_databases
 async def test_a_reopened_draft_of_an_unknown_outcome_is_looked_up_before_any_post(
     short: Harness, clock: ShiftedClock
 ) -> None:

@@ -11,7 +11,7 @@ from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
 from bot import ids
 from tests.support import ROOT, payloads
-from tests.support.harness import NURSE, Harness
+from tests.support.harness import DOCTOR, NURSE, Harness
 
 MANIFEST = ROOT / "manifest.yml"
 # What Bolt injects into a listener, by parameter name.
@@ -81,6 +81,48 @@ def test_bot_user_exists(manifest: dict[str, Any]) -> None:
     assert manifest["features"]["bot_user"]["display_name"]
 
 
+def test_the_workflow_step_matches_ids(manifest: dict[str, Any]) -> None:
+    functions = manifest["functions"]
+    assert set(functions) == ids.ALL_FUNCTIONS == {ids.WORKFLOW_STEP} == {"create_maxcare_task"}
+    step = functions[ids.WORKFLOW_STEP]
+    assert step["title"] == "Create MaxCare task" and step["description"]
+    inputs, outputs = step["input_parameters"], step["output_parameters"]
+    assert tuple(inputs) == ids.STEP_INPUTS
+    assert {name: p["type"] for name, p in inputs.items()} == {
+        ids.STEP_NOTE_ID: "string",
+        ids.STEP_ASSIGNEES: "array",
+        ids.STEP_NOTES: "string",
+        ids.STEP_CREATOR: "slack#/types/user_id",
+        ids.STEP_CHANNEL: "slack#/types/channel_id",
+    }
+    assert inputs[ids.STEP_ASSIGNEES]["items"] == {"type": "slack#/types/user_id"}
+    assert {n for n, p in inputs.items() if p["is_required"]} == set(ids.STEP_REQUIRED)
+    assert tuple(outputs) == ids.STEP_OUTPUTS
+    assert all(p["type"] == "string" and p["is_required"] for p in outputs.values())
+    for name, parameter in {**inputs, **outputs}.items():
+        assert parameter["name"] == name and parameter["title"] and parameter["description"]
+
+
+def test_the_step_can_run(manifest: dict[str, Any]) -> None:
+    settings = manifest["settings"]
+    assert ids.FUNCTION_EXECUTED in settings["event_subscriptions"]["bot_events"]
+    assert settings["org_deploy_enabled"] is True  # custom steps need an org-ready app
+    assert settings["function_runtime"] == "remote"  # run by this app, not by Slack
+
+
+async def test_the_manifest_step_is_answered(harness: Harness, manifest: dict[str, Any]) -> None:
+    harness.link(NURSE, harness.nurse_provider)
+    harness.link(DOCTOR, harness.doctor_provider)
+    (callback_id,) = manifest["functions"]
+    inputs = {"note_id": harness.maxcare.add_note()["id"], "assignees": [DOCTOR], "notes": "x",
+              "creator": NURSE}
+    signed = payloads.function_executed(inputs, execution_id="FxMANIFEST", callback_id=callback_id)
+    assert (await harness.post(signed)).status_code == 200
+    await harness.settle()
+    (done,) = harness.slack.completions("FxMANIFEST")
+    assert done.method == "functions.completeSuccess"
+
+
 async def test_every_manifest_shortcut_is_answered(
     harness: Harness, manifest: dict[str, Any]
 ) -> None:
@@ -132,7 +174,9 @@ async def test_every_registered_listener_asks_only_for_what_bolt_injects(
     listeners = [listener.ack_function for listener in harness.bot.app._async_listeners]
     assert all(inspect.ismethod(function) for function in listeners), listeners
     features = {type(function.__self__).__name__ for function in listeners}
-    assert features == {"TaskListeners", "StatusListeners", "HomeListeners", "LinkListeners"}
+    assert features == {
+        "TaskListeners", "StatusListeners", "HomeListeners", "LinkListeners", "WorkflowListeners",
+    }
     for function in listeners:
         spec = inspect.getfullargspec(inspect.unwrap(function))
         assert spec.args[0] == "self", function  # the one Bolt skips

@@ -18,6 +18,7 @@ from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
 from tests.support.harness import DOCTOR, NURSE, env_for
 from tests.support.ids import NOTE
+from tests.support.messages import posts
 from tests.support.processes import clean_env, free_port
 
 
@@ -114,7 +115,8 @@ def test_whole_flow_over_http_then_sigterm(
         assert submitted.status_code == 200, app_process.logs()
         assert submitted.json()["response_action"] == "update"
 
-    posted = slack.wait_for("chat.postMessage", timeout=10)
+    slack.wait_for("chat.postMessage", timeout=10)
+    posted = posts(slack)  # the card; the doctor's DM apart
     assert len(posted) == 1
     card = posted[0].params
     assert card["channel"] == "C0WARD3"

@@ -6,12 +6,12 @@ import asyncio
 import sqlite3
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.db import open_store
 from bot.db.store import Store, utcnow
 from bot.maxcare import MaxCareClient
 from bot.runtime.pressure import BUSY_WINDOW, MAX_WAIT
@@ -72,6 +72,7 @@ async def test_5xx_before_creation_looks_then_posts_again(harness: Harness) -> N
     assert first_post < lookup < len(seen) - 1 - seen[::-1].index(("POST", "/tasks", None))
 
 
+@pytest.mark.both_databases
 async def test_5xx_after_creation_adopts_the_task(harness: Harness) -> None:
     _link(harness)
     harness.maxcare.fail_next("POST", "/tasks", 502, after_apply=True)
@@ -101,6 +102,7 @@ async def test_similar_task_of_someone_else_is_not_adopted(harness: Harness) -> 
     _assert_exactly_once(harness, view_id)
 
 
+@pytest.mark.both_databases
 async def test_maxcare_down_then_back_shows_queued_and_creates_once(harness: Harness) -> None:
     _link(harness)
     harness.maxcare.set_down(True)
@@ -134,6 +136,7 @@ async def test_maxcare_unreachable_for_the_whole_window_gives_the_draft_back(
     assert harness.maxcare.all_tasks() == []
 
 
+@pytest.mark.both_databases
 async def test_concurrent_double_submission_creates_one_task(harness: Harness) -> None:
     _link(harness)
     view_id, note = new_view_id(), harness.maxcare.add_note()["id"]
@@ -252,6 +255,7 @@ async def test_connection_refused_is_retried_without_looking(make_harness: MakeH
     assert harness.maxcare.requests("GET", "/tasks") == []
 
 
+@pytest.mark.both_databases
 async def test_expired_drafts_lose_their_text(make_harness: MakeHarness) -> None:
     later = [timedelta(0)]  # how far the database's clock is ahead of the real one
     harness = await make_harness(tuning=replace(FAST, now=lambda: utcnow() + later[0]))
@@ -270,6 +274,7 @@ async def test_expired_drafts_lose_their_text(make_harness: MakeHarness) -> None
     assert sub is not None and sub.notes == "" and sub.state == "expired"
 
 
+@pytest.mark.both_databases
 async def test_sql_looking_text_is_stored_and_sent_literally(harness: Harness) -> None:
     _link(harness)
     text = "Robert'); DROP TABLE submissions; -- \" OR 1=1"
@@ -280,6 +285,7 @@ async def test_sql_looking_text_is_stored_and_sent_literally(harness: Harness) -
     assert harness.bot.store.count_links() == 2  # every table still there
 
 
+@pytest.mark.both_databases
 async def test_provider_gone_from_maxcare_is_flagged_and_named_next_time(
     harness: Harness,
 ) -> None:
@@ -384,24 +390,26 @@ async def test_stopping_starts_held_work_at_once(make_harness: MakeHarness) -> N
     _assert_exactly_once(h, view_id)
 
 
-class FailsToRecordOnce(Store):
-    """A database whose first write of a task row fails (a disk error)."""
+def fails_to_record_once(store: Store) -> Store:
+    """The database (either backend), its first write of a task row failing (a disk error)."""
+    failures = [sqlite3.OperationalError("disk I/O error")]
+    record = store.record_task
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.failures = [sqlite3.OperationalError("disk I/O error")]
+    def record_task(**row: Any) -> None:
+        if failures:
+            raise failures.pop()
+        record(**row)
 
-    def record_task(self, **row: Any) -> None:
-        if self.failures:
-            raise self.failures.pop()
-        super().record_task(**row)
+    store.record_task = record_task  # type: ignore[method-assign]
+    return store
 
 
+@pytest.mark.both_databases
 async def test_a_failed_write_after_creation_leaves_no_half_recorded_task(
     make_harness: MakeHarness, settings: Settings
 ) -> None:
     """The submission turns "created" in the same commit as its task row, or not at all."""
-    store = FailsToRecordOnce(settings.database_path)
+    store = fails_to_record_once(open_store(settings))
     harness = await make_harness(store=store)
     _link(harness)
     view_id, _ = await _submit(harness)

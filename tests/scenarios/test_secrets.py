@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support import payloads
@@ -50,6 +51,34 @@ def test_debug_logs_hold_no_secrets_or_patient_text(
         for line in logs.splitlines():
             if line.startswith("{"):
                 assert "level" in json.loads(line)
+
+
+def test_debug_logs_of_a_workflow_run_hold_no_token_or_text(
+    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path
+) -> None:
+    app = App(slack, maxcare, tmp_path)
+    app.env["LOG_LEVEL"] = "DEBUG"
+    nurse = maxcare.add_provider(first_name="Nina", last_name="Nurse")
+    doctor = maxcare.add_provider(first_name="James", last_name="Wilson")
+    app.cli("links", "add", "UNURSE", nurse["id"])
+    app.cli("links", "add", "UDOCTOR", doctor["id"])
+    inputs = {"note_id": maxcare.add_note()["id"], "assignees": ["UDOCTOR"], "notes": SECRET_NOTES,
+              "creator": "UNURSE", "channel": "C0WARD3"}
+    body, headers = payloads.function_executed(inputs, execution_id="FxSECRET01")
+    token = json.loads(body)["event"]["bot_access_token"]
+    try:
+        app.start()
+        answer = httpx.post(f"{app.url}/slack/events", content=body, headers=headers, timeout=10)
+        assert answer.status_code == 200
+        slack.wait_for("functions.completeSuccess", timeout=10)
+        slack.wait_for("chat.postMessage", count=2, timeout=10)  # the card, the doctor's DM
+        assert app.terminate() == 0  # drained and exited: every line these flows log is written
+    finally:
+        app.stop()
+    logs = app.log.read_text()
+    assert "FxSECRET01" in logs  # execution IDs are logged
+    for secret in (token, SECRET_NOTES, "Jane Roe", slack.token, maxcare.api_key):
+        assert secret not in logs, f"{secret!r} leaked into the logs"
 
 
 def test_check_output_and_settings_never_print_secrets(

@@ -14,6 +14,7 @@ from bot.app import build_bot
 from bot.settings import Settings
 from tests.support import payloads
 from tests.support.harness import DOCTOR, NURSE, Harness, MakeHarness, ManualClock
+from tests.support.messages import posts
 from tests.support.status import (
     FAST_FOLLOW,
     STRANGER,
@@ -38,7 +39,7 @@ async def h(make_harness: MakeHarness) -> Harness:
 
 async def test_refresh_updates_the_same_card_for_anyone_in_the_channel(h: Harness) -> None:
     card = await create_task(h)
-    (posted,) = h.slack.calls("chat.postMessage")
+    (posted,) = posts(h.slack)
     assert any(
         e["action_id"] == ids.REFRESH_TASK_ACTION
         for b in posted.params["blocks"] if b["type"] == "actions" for e in b["elements"]
@@ -113,7 +114,7 @@ async def test_unknown_status_is_shown_as_sent_and_escaped(h: Harness) -> None:
 async def test_follower_updates_the_card_when_the_sync_completes(h: Harness) -> None:
     h.maxcare.default_sync_status = "pending"
     card = await create_task(h)
-    (posted,) = h.slack.calls("chat.postMessage")
+    (posted,) = posts(h.slack)
     assert "Syncing to EHR" in texts(posted.params)
     await wait_until(lambda: len(h.maxcare.requests("GET", f"/tasks/{card.task_id}")) >= 2)
     assert h.slack.calls("chat.update") == []  # nothing changed yet: the card is left alone
@@ -255,7 +256,7 @@ async def test_follower_resumes_after_a_restart(h: Harness, settings: Settings) 
                             follow_checks=None)
     h.maxcare.set_task(first.task_id, syncStatus="synced")
     h.maxcare.set_task(second.task_id, syncStatus="synced")
-    posts = len(h.slack.calls("chat.postMessage"))
+    posted = len(posts(h.slack))
 
     bot = await build_bot(settings, tuning=FAST_FOLLOW)
     try:
@@ -266,7 +267,7 @@ async def test_follower_resumes_after_a_restart(h: Harness, settings: Settings) 
     updated = {(c.params["channel"], c.params["ts"]) for c in h.slack.calls("chat.update")}
     assert updated == {(first.channel, first.ts), (second.channel, second.ts)}
     assert all("Synced to EHR" in texts(c.params) for c in h.slack.calls("chat.update"))
-    assert len(h.slack.calls("chat.postMessage")) == posts  # no card posted twice
+    assert len(posts(h.slack)) == posted  # no card posted twice
 
 
 # -- 3. /task status -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.support import payloads
 from tests.support.fakes import Call, FakeSlack
 from tests.support.harness import ADMIN, DOCTOR, NURSE, Harness
 from tests.support.ids import NOTE, NOTE_UUID
+from tests.support.messages import posts
 
 OTHER_NOTE = "nte_0123456789abcdef0123456789abcdef"
 NOTES = "Review missing plan"
@@ -125,7 +126,12 @@ def only_task(h: Harness) -> dict[str, Any]:
 
 
 def cards(h: Harness) -> list[Call]:
-    return h.slack.calls("chat.postMessage")
+    return posts(h.slack)  # the assignees' DMs apart
+
+
+def dms_opened(h: Harness, user_id: str) -> list[Call]:
+    """conversations.open calls for a DM with one person."""
+    return [c for c in h.slack.calls("conversations.open") if c.params.get("users") == user_id]
 
 
 # -- 1-3: the slash command ---------------------------------------------------------------
@@ -193,6 +199,7 @@ async def test_slack_calls_share_one_pool_kept_warm_between_bursts(h: Harness) -
     assert len(h.slack.calls("views.open")) == 2
 
 
+@pytest.mark.both_databases
 async def test_full_submit_creates_the_task_and_posts_the_card(h: Harness) -> None:
     view = await open_form(h, f"{NOTE} <@{DOCTOR}> {NOTES}")
     ack = await submit(h, view, form_values(), view_id="VFULL00001")
@@ -328,6 +335,7 @@ async def test_exactly_3000_chars_and_20_assignees_are_accepted(h: Harness) -> N
     assert only_task(h)["notes"] == "y" * 3000
 
 
+@pytest.mark.both_databases
 async def test_unlinked_assignee_is_named(h: Harness) -> None:
     view = await open_form(h)
     ack = await submit(h, view, form_values(assignees=[DOCTOR, STRANGER]), view_id="VERR000002")
@@ -389,6 +397,7 @@ async def test_message_shortcut_cuts_long_messages_visibly(h: Harness) -> None:
     assert notes.startswith("word word")
 
 
+@pytest.mark.both_databases
 async def test_message_shortcut_card_goes_in_the_thread_and_is_remembered(h: Harness) -> None:
     signed = payloads.message_action(message(f"{NOTE} <@{DOCTOR}> {NOTES}"))
     view = await open_modal(h, signed)
@@ -456,6 +465,7 @@ async def test_global_shortcut_form_has_a_destination_picker(h: Harness) -> None
     assert block_ids(view)[:3] == ["note", "assignees", "notes"]
 
 
+@pytest.mark.both_databases
 async def test_global_shortcut_card_goes_to_the_chosen_conversation(h: Harness) -> None:
     view = await open_modal(h, payloads.global_shortcut())
     ack = await submit(
@@ -511,7 +521,7 @@ async def test_card_goes_through_response_url_when_bot_is_not_in_channel(h: Harn
     assert hook.params["response_type"] == "in_channel"
     assert hook.params["text"] and task["id"] in hook.params["text"]
     assert "Not started" in json.dumps(hook.params)
-    assert h.slack.calls("conversations.open") == []
+    assert dms_opened(h, NURSE) == []  # no DM to the author (the doctor gets the task's)
     sub = h.bot.store.get_submission("VCMD000001")
     assert sub is not None and sub.confirmed_at is not None and sub.notes == ""
 
@@ -523,7 +533,7 @@ async def test_card_goes_to_a_dm_with_invite_hint_when_response_url_fails(h: Har
 
     task = only_task(h)
     assert len(h.slack.calls("response_url:cmd1")) == 1
-    (opened,) = h.slack.calls("conversations.open")
+    (opened,) = dms_opened(h, NURSE)  # the doctor's DM about the task apart
     assert opened.params["users"] == NURSE
     dm = [c for c in cards(h) if c.params["channel"] == f"D{NURSE}"]
     assert len(dm) == 1
@@ -609,6 +619,7 @@ async def test_refusal_gives_the_form_back_with_the_reason(h: Harness, status: i
     assert refusal(status)["message"] in error
 
 
+@pytest.mark.both_databases
 async def test_refused_then_fixed_resubmission_creates_the_task(h: Harness) -> None:
     h.maxcare.fail_next("POST", "/tasks", 404, body=refusal(404))
     view = await open_form(h)
@@ -631,6 +642,7 @@ async def test_refused_then_fixed_resubmission_creates_the_task(h: Harness) -> N
     assert sub is not None and sub.state == "created" and sub.task_id == task["id"]
 
 
+@pytest.mark.both_databases
 async def test_the_same_view_submitted_twice_makes_one_task_and_one_card(h: Harness) -> None:
     view = await open_form(h)
     first = await submit(h, view, form_values(), view_id="VTWICE0001")
@@ -683,6 +695,7 @@ async def test_closed_modal_gets_an_ephemeral_with_reopen_button(h: Harness) -> 
     }
 
 
+@pytest.mark.both_databases
 async def test_reopen_draft_opens_the_form_with_the_same_inputs(h: Harness) -> None:
     await _refused_with_closed_modal(h)
     trigger = payloads.new_trigger_id()
@@ -733,6 +746,7 @@ async def test_someone_else_cannot_reopen_or_dismiss_a_draft(h: Harness) -> None
     assert sub is not None and sub.state == "failed" and sub.notes == "Draft text"
 
 
+@pytest.mark.both_databases
 async def test_dismiss_draft_forgets_the_text(h: Harness) -> None:
     await _refused_with_closed_modal(h)
 

@@ -1,4 +1,5 @@
-"""Two `python -m bot` processes on one database file, as in a rolling deploy."""
+"""Two `python -m bot` processes on one database (a SQLite file, or PostgreSQL), as in a rolling
+deploy."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from tests.support.submissions import CHANNEL
 
 
 @pytest.fixture
-def apps(slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path) -> Iterator[tuple[App, App]]:
-    old, new = App(slack, maxcare, tmp_path, "old"), App(slack, maxcare, tmp_path, "new")
+def apps(
+    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, database_url: str | None
+) -> Iterator[tuple[App, App]]:
+    old = App(slack, maxcare, tmp_path, "old", database_url=database_url)
+    new = App(slack, maxcare, tmp_path, "new", database_url=database_url)
     nurse = maxcare.add_provider(first_name="Nina", last_name="Nurse")
     doctor = maxcare.add_provider(first_name="James", last_name="Wilson")
     old.cli("links", "add", NURSE, nurse["id"])
@@ -44,6 +48,7 @@ def _cards(slack: FakeSlack) -> list[str]:
     ]
 
 
+@pytest.mark.both_databases
 def test_a_new_process_started_mid_post_never_posts_again(
     apps: tuple[App, App], slack: FakeSlack, maxcare: FakeMaxCare
 ) -> None:
@@ -67,6 +72,7 @@ def test_a_new_process_started_mid_post_never_posts_again(
     assert maxcare.requests("GET", "/tasks") == []  # nobody even had to look for it
 
 
+@pytest.mark.both_databases
 def test_a_process_killed_mid_post_is_taken_over_by_the_other(
     apps: tuple[App, App], slack: FakeSlack, maxcare: FakeMaxCare
 ) -> None:

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from tests.support import ROOT
 
 # Every variable the app reads, so a test can start from none of them.
 ALL_VARS = (
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
     "MAXCARE_API_KEY", "MAXCARE_ORGANIZATION_ID", "MAXCARE_API_URL",
-    "MAXCARE_RATE_LIMIT_PER_MINUTE", "MAXCARE_TIMEOUT_SECONDS", "DATABASE_PATH", "PORT",
+    "MAXCARE_RATE_LIMIT_PER_MINUTE", "MAXCARE_TIMEOUT_SECONDS", "DATABASE_PATH", "DATABASE_URL",
+    "PORT",
     "BOT_ADMINS", "LOG_LEVEL", "LOG_FORMAT",
 )  # fmt: skip
 
@@ -31,7 +32,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def table(path: Path) -> list[tuple[str, str]]:
     """The links table of the database at path, as (Slack user, provider) pairs."""
-    store = Store(path)
+    store = SQLiteStore(path)
     try:
         return [(link.slack_user_id, link.provider_id) for link in store.list_links()]
     finally:

@@ -386,6 +386,62 @@ def event_callback(
     return body, sign(body)
 
 
+def function_executed(
+    inputs: dict[str, Any],
+    *,
+    execution_id: str | None = None,
+    callback_id: str = "create_maxcare_task",
+    team_id: str = TEAM_ID,
+    api_app_id: str = API_APP_ID,
+) -> Signed:
+    """A workflow running the app's custom step: the function_executed event Slack sends."""
+    now = int(time.time())
+    event = {
+        "type": "function_executed",
+        "function": {
+            "id": "Fn" + secrets.token_hex(5).upper(),
+            "callback_id": callback_id,
+            "title": "Create MaxCare task",
+            "description": "Create a task on a patient note in MaxCare, as a linked person",
+            "type": "app",
+            "input_parameters": [
+                {"type": kind, "name": name, "title": name, "is_required": name != "channel"}
+                for name, kind in (
+                    ("note_id", "string"), ("assignees", "array"), ("notes", "string"),
+                    ("creator", "slack#/types/user_id"), ("channel", "slack#/types/channel_id"),
+                )
+            ],
+            "output_parameters": [
+                {"type": "string", "name": name, "title": name, "is_required": True}
+                for name in ("task_id", "status", "sync_status")
+            ],
+            "app_id": api_app_id,
+            "date_created": now - 86400,
+            "date_updated": now - 3600,
+            "date_deleted": 0,
+        },
+        "inputs": inputs,
+        "function_execution_id": execution_id or new_execution_id(),
+        "workflow_execution_id": "Wx" + secrets.token_hex(5).upper(),
+        "event_ts": f"{now}.000200",
+        # A just-in-time token for this run: the app must never log or store it.
+        "bot_access_token": "xwfp-" + secrets.token_hex(20),
+    }
+    return event_callback(event, team_id=team_id, api_app_id=api_app_id)
+
+
+def new_execution_id() -> str:
+    """A fresh function execution ID in Slack's `Fx…` shape."""
+    return "Fx" + secrets.token_hex(5).upper()
+
+
+def retried(signed: Signed, attempt: int = 1, reason: str = "http_timeout") -> Signed:
+    """The same body delivered again by Slack: signed anew, with its retry headers."""
+    body, _ = signed
+    headers = {**sign(body), "X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": reason}
+    return body, headers
+
+
 def url_verification(challenge: str) -> Signed:
     """The handshake Slack sends when the Request URL is saved."""
     body = json.dumps(

@@ -35,12 +35,19 @@ class App:
     """Starts and restarts `python -m bot` on one database; always stopped at the end."""
 
     def __init__(
-        self, slack: FakeSlack, maxcare: FakeMaxCare, tmp: Path, name: str = "app"
+        self,
+        slack: FakeSlack,
+        maxcare: FakeMaxCare,
+        tmp: Path,
+        name: str = "app",
+        database_url: str | None = None,  # PostgreSQL; else SQLite in tmp
     ) -> None:
         self.env = clean_env(
             {**env_for(slack, maxcare, tmp / "bot.db"), "PORT": str(free_port()),
              "OUTBOX_LEASE_SECONDS": "3"}  # a killed process's rows are free again soon
         )
+        if database_url is not None:
+            self.env["DATABASE_URL"] = database_url
         self.maxcare = maxcare
         self.cwd = tmp
         self.url = f"http://127.0.0.1:{self.env['PORT']}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db.store import STALE_PROVIDER, STALE_SLACK, Store
+from bot.db.store import STALE_PROVIDER, STALE_SLACK, SQLiteStore
 from tests.support.cli import configure, run
 from tests.support.fakes import FakeMaxCare, FakeSlack
 from tests.support.harness import env_for
@@ -84,7 +84,7 @@ def test_check_lists_stale_links_and_flags_them(
     slack.add_user("UOK", real_name="Ok Person")
     slack.add_user("ULEFT", real_name="Left Person", deleted=True)
     slack.add_user("UMOVED", real_name="Moved Provider")
-    store = Store(db)
+    store = SQLiteStore(db)
     store.set_link("UOK", kept["id"], actor="t", provider_name="Kim Kept")
     store.set_link("ULEFT", kept["id"], actor="t")
     store.set_link("UMOVED", PRV_A, actor="t", provider_name="Gone Doc")
@@ -99,7 +99,7 @@ def test_check_lists_stale_links_and_flags_them(
     assert f"UMOVED → {PRV_A} Gone Doc: provider unknown to MaxCare" in out
     assert f"UNOWHERE → {PRV_B}: left Slack, provider unknown to MaxCare" in out
     assert "UOK" not in out
-    store = Store(db)
+    store = SQLiteStore(db)
     flags = {link.slack_user_id: link.stale_reason for link in store.list_links()}
     store.close()
     assert flags == {

@@ -21,7 +21,7 @@ from tests.support import payloads
 from tests.support.fakes import slack_rules
 from tests.support.fakes.records import Call
 from tests.support.fakes.server import ThreadedServer
-from tests.support.fakes.slack_answers import SlackAnswers
+from tests.support.fakes.slack_answers import SlackAnswers, json_object
 from tests.support.fakes.slack_hooks import Hook, SlackHooks
 from tests.support.fakes.slack_views import SlackViews, Trigger
 
@@ -86,6 +86,7 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
         self._envelopes: dict[str, Any] = {}  # Socket Mode payloads sent and not yet acked
         self._ts_counter = 0
         self._sockets: list[web.WebSocketResponse] = []
+        self._completed: dict[str, str] = {}  # function execution ID -> the method that ended it
 
     def start(self) -> Self:
         """Start serving and hear of the triggers and views the payload builders issue."""
@@ -116,6 +117,21 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
         """Recorded calls in order, optionally only those of one method."""
         with self._lock:
             return [c for c in self._calls if method is None or c.method == method]
+
+    def completions(self, execution_id: str | None = None) -> list[Call]:
+        """functions.completeSuccess/completeError calls in order (outputs read as an object),
+        all of them or those of one execution."""
+        found = []
+        for call in self.calls():
+            if call.method not in ("functions.completeSuccess", "functions.completeError"):
+                continue
+            if execution_id not in (None, call.params.get("function_execution_id")):
+                continue
+            params = dict(call.params)
+            if "outputs" in params:
+                params["outputs"] = json_object(params["outputs"])
+            found.append(Call(call.method, params))
+        return found
 
     def wait_for(self, method: str, count: int = 1, timeout: float = WAIT_SECONDS) -> list[Call]:
         """Block until `count` calls of `method` were recorded; return them all."""
@@ -319,4 +335,6 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
             return {"ok": True, "user": self._as_seen(user)}
         if method == "users.list":
             return self._answer_users_list(params)
+        if method in ("functions.completeSuccess", "functions.completeError"):
+            return self._answer_function_completion(method, params)
         return {"ok": True}

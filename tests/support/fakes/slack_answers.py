@@ -1,8 +1,9 @@
-"""FakeSlack's answers to the chat, conversations and users methods, and its users."""
+"""FakeSlack's answers to the chat, conversations, users and functions methods; its users."""
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ class SlackAnswers:
     _lock: threading.Lock
     _users: dict[str, dict[str, Any]]
     _channel_errors: dict[str, str]
+    _completed: dict[str, str]  # function execution ID -> the method that ended it
     _next_ts: Callable[[], str]
 
     def add_user(
@@ -105,6 +107,23 @@ class SlackAnswers:
             }
         return {"ok": True}
 
+    def _answer_function_completion(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A workflow step's end: once per execution, as Slack allows; outputs must be strings."""
+        execution_id = str(params.get("function_execution_id") or "")
+        if not execution_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "functions.completeSuccess":
+            outputs = json_object(params.get("outputs"))
+            if outputs is None or not all(isinstance(v, str) for v in outputs.values()):
+                return {"ok": False, "error": "parameter_validation_failed"}
+        elif not str(params.get("error") or "").strip():
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            if execution_id in self._completed:
+                return {"ok": False, "error": "execution_not_in_running_state"}
+            self._completed[execution_id] = method
+        return {"ok": True}
+
     def _answer_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = params.get("users")
         if isinstance(users, list):
@@ -151,3 +170,13 @@ class SlackAnswers:
         page = members[start : start + limit]
         next_cursor = f"next:{start + limit}" if start + limit < len(members) else ""
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    """An object sent as JSON text (form-encoded parameters) or as an object; else None."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None

@@ -40,6 +40,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "users.info": ("users:read",),
     "users.list": ("users:read",),
+    "functions.completeSuccess": (),  # a workflow step's end: no scope needed
+    "functions.completeError": (),
 }
 EMAIL_SCOPE = "users:read.email"  # without it Slack leaves `email` out of user profiles
 

@@ -1,26 +1,21 @@
-"""Claims with leases: two processes (two connections) on one file never work the same row."""
+"""Claims with leases: two processes (two connections) on one database never work the same row."""
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.db.schema import MIGRATIONS
 from bot.db.store import Store
-from tests.unit.db.conftest import Clock
+from tests.unit.db.conftest import Backend, Clock
 from tests.unit.db.test_store import submission
 
 
 @pytest.fixture
-def pair(tmp_path: Path, clock: Clock) -> tuple[Store, Store]:
-    """Two stores on one database file, as two processes would have."""
-    a, b = Store(tmp_path / "bot.db", clock=clock), Store(tmp_path / "bot.db", clock=clock)
-    yield a, b
-    a.close()
-    b.close()
+def pair(backend: Backend, clock: Clock) -> tuple[Store, Store]:
+    """Two stores on one database, as two processes would have."""
+    return backend.open(clock=clock), backend.open(clock=clock)
 
 
 def test_only_one_process_wins_a_row(pair: tuple[Store, Store]) -> None:
@@ -87,8 +82,7 @@ def test_follow_checks_are_claimed_too(pair: tuple[Store, Store], clock: Clock) 
     assert [r["task_id"] for r in b.claim_due_follows("proc-b", 30)] == ["tsk_1"]
 
 
-def test_two_processes_starting_on_a_new_file_migrate_once(tmp_path: Path) -> None:
-    path = tmp_path / "fresh.db"
+def test_two_processes_starting_on_a_new_database_migrate_once(backend: Backend) -> None:
     stores: list[Store] = []
     errors: list[BaseException] = []
     start = threading.Barrier(4)
@@ -96,7 +90,7 @@ def test_two_processes_starting_on_a_new_file_migrate_once(tmp_path: Path) -> No
     def open_store() -> None:
         start.wait()
         try:
-            stores.append(Store(path))
+            stores.append(backend.open())
         except BaseException as exc:  # collected: the test fails below naming it
             errors.append(exc)
 
@@ -106,9 +100,7 @@ def test_two_processes_starting_on_a_new_file_migrate_once(tmp_path: Path) -> No
     for t in threads:
         t.join(30)
     assert errors == []
-    assert {s.schema_version() for s in stores} == {len(MIGRATIONS)}
-    for s in stores:
-        s.close()
+    assert {s.schema_version() for s in stores} == {backend.latest}
 
 
 def test_released_follow_claims_are_free_at_once(pair: tuple[Store, Store], clock: Clock) -> None:

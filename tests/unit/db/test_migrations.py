@@ -10,7 +10,7 @@ import pytest
 import sqlite_utils
 
 from bot.db.schema import MIGRATIONS
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from tests.support.ids import NOTE, PRV_A, TASK
 
 
@@ -51,7 +51,7 @@ def test_every_earlier_version_with_rows_migrates_to_the_latest(
 ) -> None:
     path = tmp_path / f"v{version}.db"
     _database_at(path, version)
-    store = Store(path)
+    store = SQLiteStore(path)
     try:
         assert store.schema_version() == len(MIGRATIONS)
         link = store.get_link("UDOC")

@@ -1,17 +1,18 @@
-"""The SQLite store on real database files: schema, links and audit, outbox, tasks."""
+"""Both stores on real databases: links and audit, outbox, tasks; SQLite's file and schema."""
 
 from __future__ import annotations
 
 import sqlite3
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.db.schema import MIGRATIONS
-from bot.db.store import STALE_PROVIDER, STALE_SLACK, Link, Store, Submission
+from bot.db.store import STALE_PROVIDER, STALE_SLACK, Link, SQLiteStore, Store, Submission
 from tests.support.ids import NOTE, PRV_A, PRV_B, PRV_C
-from tests.unit.db.conftest import Clock
+from tests.unit.db.conftest import Backend, Clock
 
 
 @pytest.fixture
@@ -20,8 +21,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path, clock: Clock) -> Store:
-    s = Store(db_path, clock=clock)
+def sqlite_store(db_path: Path, clock: Clock) -> Iterator[SQLiteStore]:
+    """The SQLite store alone, for what only a file has (WAL, permissions, PRAGMAs)."""
+    s = SQLiteStore(db_path, clock=clock)
     yield s
     s.close()
 
@@ -46,7 +48,10 @@ def submission(view_id: str = "V1", **changes: object) -> Submission:
 # -- the file and the schema -----------------------------------------------------------
 
 
-def test_new_database_is_migrated_to_latest_version(store: Store, db_path: Path) -> None:
+def test_new_database_is_migrated_to_latest_version(
+    sqlite_store: SQLiteStore, db_path: Path
+) -> None:
+    store = sqlite_store
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     tables = set(store.db.table_names())
     assert {"links", "link_events", "submissions", "tasks"} <= tables
@@ -57,22 +62,22 @@ def test_new_database_is_migrated_to_latest_version(store: Store, db_path: Path)
         raw.close()
 
 
-def test_reopening_keeps_data_and_does_not_migrate_again(db_path: Path, clock: Clock) -> None:
-    first = Store(db_path, clock=clock)
+def test_reopening_keeps_data_and_does_not_migrate_again(backend: Backend, clock: Clock) -> None:
+    first = backend.open(clock=clock)
     first.set_link("UNURSE", PRV_A, actor="test")
     first.add_submission(submission())
     first.close()
-    second = Store(db_path, clock=clock)
-    try:
-        assert second.get_link("UNURSE") is not None
-        assert second.get_submission("V1") is not None
-        assert len(second.link_events()) == 1
-        assert second.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    finally:
-        second.close()
+    second = backend.open(clock=clock)
+    assert second.get_link("UNURSE") is not None
+    assert second.get_submission("V1") is not None
+    assert len(second.link_events()) == 1
+    assert second.schema_version() == backend.latest
 
 
-def test_only_message_shortcut_submissions_are_indexed_by_message(store: Store) -> None:
+def test_only_message_shortcut_submissions_are_indexed_by_message(
+    sqlite_store: SQLiteStore,
+) -> None:
+    store = sqlite_store
     store.add_submission(submission())
     store.add_submission(submission(view_id="V2", message_key="C0GENERAL:1700000000.000100"))
     indexed = store.db.execute(
@@ -93,7 +98,10 @@ def test_only_message_shortcut_submissions_are_indexed_by_message(store: Store) 
     assert "WHERE message_key IS NOT NULL" in sql
 
 
-def test_database_file_is_private_and_parent_created(store: Store, db_path: Path) -> None:
+def test_database_file_is_private_and_parent_created(
+    sqlite_store: SQLiteStore, db_path: Path
+) -> None:
+    store = sqlite_store
     store.set_link("UNURSE", PRV_A, actor="test")  # make SQLite write (and create the WAL)
     assert db_path.parent.is_dir()
     assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
@@ -102,7 +110,8 @@ def test_database_file_is_private_and_parent_created(store: Store, db_path: Path
             assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0, extra
 
 
-def test_wal_mode_is_on(store: Store, db_path: Path) -> None:
+def test_wal_mode_is_on(sqlite_store: SQLiteStore, db_path: Path) -> None:
+    store = sqlite_store
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw = sqlite3.connect(db_path)
     try:
@@ -187,16 +196,16 @@ def test_import_links_upserts_and_audits(store: Store) -> None:
     ]
 
 
-def test_import_links_is_all_or_nothing(store: Store) -> None:
+def test_import_links_is_all_or_nothing(store: Store, backend: Backend) -> None:
     store.set_link("UNURSE", PRV_A, actor="a")
-    bad = object()  # SQLite cannot bind it: the second row fails after the first was written
-    with pytest.raises(sqlite3.Error):
+    bad = object()  # the database cannot take it: the second row fails after the first
+    with pytest.raises(backend.error):
         store.import_links([("UDOCTOR", PRV_B), ("UOTHER", bad), ("UNURSE", PRV_C)], actor="x")
     assert store.get_link("UDOCTOR") is None
     nurse = store.get_link("UNURSE")
     assert nurse is not None and nurse.provider_id == PRV_A
     assert len(store.link_events()) == 1
-    assert store.db.conn.in_transaction is False
+    assert backend.in_transaction(store) is False
 
 
 def test_transaction_rolls_back_everything(store: Store) -> None:
@@ -211,13 +220,10 @@ def test_transaction_rolls_back_everything(store: Store) -> None:
     assert store.get_link("UNURSE") is not None
 
 
-def test_committed_link_is_visible_to_another_connection(store: Store, db_path: Path) -> None:
+def test_committed_link_is_visible_to_another_connection(store: Store, backend: Backend) -> None:
     store.set_link("UNURSE", PRV_A, actor="a")
-    other = Store(db_path)
-    try:
-        assert other.get_link("UNURSE") is not None
-    finally:
-        other.close()
+    other = backend.open()
+    assert other.get_link("UNURSE") is not None
 
 
 def test_get_links_sees_every_write_through_the_store(store: Store) -> None:
@@ -236,42 +242,42 @@ def test_get_links_sees_every_write_through_the_store(store: Store) -> None:
     assert store.get_links(["UNURSE"]) == {}
 
 
-def test_get_links_sees_another_process_writing(store: Store, db_path: Path) -> None:
+def test_get_links_sees_another_process_writing(
+    store: Store, backend: Backend, clock: Clock
+) -> None:
     store.set_link("UNURSE", PRV_A, actor="a")
     assert store.get_links(["UNURSE", "UDOCTOR"]).keys() == {"UNURSE"}
-    cli = Store(db_path)  # `python -m bot links …` while the app runs: another connection
-    try:
-        cli.set_link("UNURSE", PRV_B, actor="cli")
-        cli.set_link("UDOCTOR", PRV_C, actor="cli")
-        found = store.get_links(["UNURSE", "UDOCTOR"])
-        assert (found["UNURSE"].provider_id, found["UDOCTOR"].provider_id) == (PRV_B, PRV_C)
-        cli.remove_link("UDOCTOR", actor="cli")
-        assert store.get_links(["UNURSE", "UDOCTOR"]).keys() == {"UNURSE"}
-    finally:
-        cli.close()
+    cli = backend.open()  # `python -m bot links …` while the app runs: another connection
+    cli.set_link("UNURSE", PRV_B, actor="cli")
+    cli.set_link("UDOCTOR", PRV_C, actor="cli")
+    backend.others_seen(clock)
+    found = store.get_links(["UNURSE", "UDOCTOR"])
+    assert (found["UNURSE"].provider_id, found["UDOCTOR"].provider_id) == (PRV_B, PRV_C)
+    cli.remove_link("UDOCTOR", actor="cli")
+    backend.others_seen(clock)
+    assert store.get_links(["UNURSE", "UDOCTOR"]).keys() == {"UNURSE"}
 
 
-def test_get_link_sees_another_process_writing(store: Store, db_path: Path) -> None:
+def test_get_link_sees_another_process_writing(
+    store: Store, backend: Backend, clock: Clock
+) -> None:
     assert store.get_link("UNURSE") is None  # remembered as not linked
-    cli = Store(db_path)
-    try:
-        cli.set_link("UNURSE", PRV_A, actor="cli")
-        link = store.get_link("UNURSE")
-        assert link is not None and link.provider_id == PRV_A
-        cli.remove_link("UNURSE", actor="cli")
-        assert store.get_link("UNURSE") is None
-    finally:
-        cli.close()
+    cli = backend.open()
+    cli.set_link("UNURSE", PRV_A, actor="cli")
+    backend.others_seen(clock)
+    link = store.get_link("UNURSE")
+    assert link is not None and link.provider_id == PRV_A
+    cli.remove_link("UNURSE", actor="cli")
+    backend.others_seen(clock)
+    assert store.get_link("UNURSE") is None
 
 
-def test_a_write_returns_the_link_the_database_had(store: Store, db_path: Path) -> None:
+def test_a_write_returns_the_link_the_database_had(store: Store, backend: Backend) -> None:
     store.set_link("UNURSE", PRV_A, actor="a")
     assert store.get_link("UNURSE") is not None  # now in memory
-    cli = Store(db_path)
-    try:
-        cli.set_link("UNURSE", PRV_B, actor="cli")
-    finally:
-        cli.close()
+    cli = backend.open()
+    cli.set_link("UNURSE", PRV_B, actor="cli")
+    cli.close()
     old = store.set_link("UNURSE", PRV_C, actor="a")
     assert old is not None and old.provider_id == PRV_B  # read inside the write, not remembered
     events = store.link_events("UNURSE")
@@ -305,7 +311,9 @@ def test_add_submission_round_trips(store: Store, clock: Clock) -> None:
     assert store.get_submission("VNONE") is None
 
 
-def test_add_submission_is_idempotent_by_view_id(store: Store, clock: Clock) -> None:
+def test_add_submission_is_idempotent_by_view_id(
+    store: Store, clock: Clock, backend: Backend
+) -> None:
     first, inserted = store.add_submission(submission(notes="first"))
     assert inserted
     clock.tick()
@@ -313,8 +321,7 @@ def test_add_submission_is_idempotent_by_view_id(store: Store, clock: Clock) -> 
     assert inserted_again is False
     assert again.notes == "first"
     assert again.created_at == first.created_at
-    count = store.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
-    assert count == 1
+    assert backend.count(store, "submissions") == 1
 
 
 def test_open_submissions_oldest_first_and_only_unfinished(store: Store, clock: Clock) -> None:
@@ -397,13 +404,12 @@ def test_record_task_update_keeps_created_at(store: Store, clock: Clock) -> None
     assert task["created_at"] == created
 
 
-def test_record_task_refuses_unknown_columns(store: Store) -> None:
-    with pytest.raises(sqlite3.Error):
+def test_record_task_refuses_unknown_columns(store: Store, backend: Backend) -> None:
+    with pytest.raises(backend.error):
         store.record_task(task_id="tsk_1", patient_name="should never be stored")
 
 
-def test_relinking_to_a_known_provider_clears_the_provider_flag(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_relinking_to_a_known_provider_clears_the_provider_flag(store: Store) -> None:
     store.set_link("UA", PRV_A, actor="t")
     store.mark_stale("UA", STALE_PROVIDER)
     store.set_link("UA", PRV_A, actor="t")  # same provider: still unknown
@@ -414,7 +420,6 @@ def test_relinking_to_a_known_provider_clears_the_provider_flag(tmp_path: Path) 
     store.mark_stale("UB", STALE_SLACK)
     store.set_link("UB", PRV_B, actor="t")  # a new provider does not bring the person back
     assert (link := store.get_link("UB")) is not None and link.stale_reason == STALE_SLACK
-    store.close()
 
 
 def test_v2_migration_upgrades_a_v1_database(tmp_path: Path) -> None:
@@ -428,10 +433,22 @@ def test_v2_migration_upgrades_a_v1_database(tmp_path: Path) -> None:
     db.execute("PRAGMA user_version = 1")
     db["links"].insert({"slack_user_id": "UOLD", "provider_id": PRV_A})
     db.close()
-    store = Store(path)
+    store = SQLiteStore(path)
     link = store.get_link("UOLD")
     assert link is not None and link.stale_reason is None
     assert store.mark_stale("UOLD", STALE_SLACK) and not store.mark_stale("UOLD", STALE_SLACK)
     assert store.clear_stale("UOLD", STALE_PROVIDER) is False
     assert store.clear_stale("UOLD") is True
     store.close()
+
+
+def test_outbox_summary_counts_unfinished_rows_by_state(store: Store, clock: Clock) -> None:
+    store.add_submission(submission("V1"))
+    clock.tick(5)
+    store.add_submission(submission("V2", state="unknown"))
+    store.add_submission(submission("V3", state="failed"))
+    store.add_submission(submission("V4", state="created", confirmed_at=clock().isoformat()))
+    summary = store.outbox_summary()
+    assert set(summary) == {"pending", "unknown"}
+    assert summary["pending"][0] == 1 and summary["unknown"][0] == 1
+    assert summary["pending"][1] is not None and summary["pending"][1] < summary["unknown"][1]

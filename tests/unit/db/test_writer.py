@@ -3,40 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from bot.db.store import Store, Submission
 from bot.db.writer import SubmissionWriter
+from tests.unit.db.conftest import Backend
 from tests.unit.db.test_store import submission
 
-
-class CountingStore(Store):
-    """A real store that remembers the size of each group it was asked to write."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.groups: list[int] = []
-
-    def add_submissions(self, subs: Sequence[Submission]) -> list[tuple[Submission, bool]]:
-        self.groups.append(len(subs))
-        return super().add_submissions(subs)
+CountingStore = Any  # a real store whose `groups` lists the size of each group it wrote
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[CountingStore]:
-    s = CountingStore(tmp_path / "bot.db")
-    yield s
-    s.close()
+def store(store: Store) -> CountingStore:
+    """The real store (each backend), remembering the size of each group it was asked to write."""
+    groups: list[int] = []
+    write = store.add_submissions
+
+    def add_submissions(subs: Sequence[Submission]) -> list[tuple[Submission, bool]]:
+        groups.append(len(subs))
+        return write(subs)
+
+    store.add_submissions = add_submissions  # type: ignore[method-assign]
+    store.groups = groups  # type: ignore[attr-defined]
+    return store
 
 
-def count(store: Store) -> int:
-    return int(store.db.execute("SELECT count(*) FROM submissions").fetchone()[0])
-
-
-def test_a_group_is_one_transaction_with_an_answer_per_submission(store: CountingStore) -> None:
+def test_a_group_is_one_transaction_with_an_answer_per_submission(
+    store: CountingStore, backend: Backend
+) -> None:
     store.add_submission(submission("V0", notes="stored earlier"))
     got = store.add_submissions(
         [submission("V1"), submission("V0", notes="again"), submission("V2"), submission("V1")]
@@ -45,32 +42,38 @@ def test_a_group_is_one_transaction_with_an_answer_per_submission(store: Countin
         ("V1", True), ("V0", False), ("V2", True), ("V1", False),
     ]
     assert got[1][0].notes == "stored earlier"  # the row as stored, not the repeat
-    assert count(store) == 3
+    assert backend.count(store, "submissions") == 3
 
 
-def test_a_failing_submission_rolls_its_whole_group_back(store: CountingStore) -> None:
+def test_a_failing_submission_rolls_its_whole_group_back(
+    store: CountingStore, backend: Backend
+) -> None:
     broken = submission("V2")
-    broken.notes = object()  # type: ignore[assignment]  # SQLite cannot bind it
+    broken.notes = object()  # type: ignore[assignment]  # the database cannot take it
     with pytest.raises(Exception, match="bind|type"):
         store.add_submissions([submission("V1"), broken, submission("V3")])
-    assert count(store) == 0
+    assert backend.count(store, "submissions") == 0
     assert store.add_submission(submission("V1"))[1] is True  # the store is usable after
 
 
-async def test_submissions_of_one_turn_share_a_commit(store: CountingStore) -> None:
+async def test_submissions_of_one_turn_share_a_commit(
+    store: CountingStore, backend: Backend
+) -> None:
     writer = SubmissionWriter(store)
     results = await asyncio.gather(*(writer.add(submission(f"V{i}")) for i in range(5)))
     assert store.groups == [5]
     assert [(s.view_id, inserted) for s, inserted in results] == [
         (f"V{i}", True) for i in range(5)
     ]
-    assert count(store) == 5
+    assert backend.count(store, "submissions") == 5
 
     alone, inserted = await writer.add(submission("V9"))
     assert (alone.view_id, inserted) == ("V9", True) and store.groups == [5, 1]
 
 
-async def test_every_submitter_of_a_failed_group_hears_it(store: CountingStore) -> None:
+async def test_every_submitter_of_a_failed_group_hears_it(
+    store: CountingStore, backend: Backend
+) -> None:
     writer = SubmissionWriter(store)
     broken = submission("V2")
     broken.notes = object()  # type: ignore[assignment]
@@ -78,7 +81,7 @@ async def test_every_submitter_of_a_failed_group_hears_it(store: CountingStore) 
         writer.add(submission("V1")), writer.add(broken), return_exceptions=True
     )
     assert all(isinstance(r, Exception) for r in results)
-    assert count(store) == 0
+    assert backend.count(store, "submissions") == 0
     assert (await writer.add(submission("V1")))[1] is True  # the next group is unaffected
 
 

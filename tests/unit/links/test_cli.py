@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from bot.links.cli import actor
 from tests.support.cli import run, run_process, table
 from tests.support.fakes import FakeMaxCare, FakeSlack
@@ -30,7 +30,7 @@ def test_links_add_relink_and_audit(db: Path, capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, "links", "add", "UNURSE", UUID)
     assert code == 0 and "re-linked" in out
     assert table(db) == [("UNURSE", "prv_3cc7aaaabbbbccccddddeeeeffff0000")]
-    store = Store(db)
+    store = SQLiteStore(db)
     try:
         events = store.link_events("UNURSE")
     finally:
@@ -156,7 +156,7 @@ def test_links_import_missing_file(
 def test_export_to_stdout_and_file_and_reimport(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Store(db)
+    store = SQLiteStore(db)
     store.set_link("UNURSE", PRV_A, actor="UADMIN", provider_name="=HYPERLINK(\"http://x\")")
     store.set_link("UDOC", PRV_B, actor="UADMIN", provider_name="Wilson, James")
     store.set_link("UPA", PRV_C, actor="UADMIN", provider_name="-Pat")
@@ -187,7 +187,7 @@ def test_export_to_stdout_and_file_and_reimport(
     monkeypatch.setenv("DATABASE_PATH", str(db))
     code, _, _ = run(capsys, "links", "import", str(out_file))
     assert code == 0
-    store = Store(db)
+    store = SQLiteStore(db)
     try:
         assert len(store.link_events()) == 3
         assert store.get_link("UDOC").provider_name == "Wilson, James"  # type: ignore[union-attr]
@@ -219,7 +219,7 @@ def test_history_from_slack_and_cli(
     fakes: tuple[FakeSlack, FakeMaxCare, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, _, db = fakes
-    store = Store(db)
+    store = SQLiteStore(db)
     store.set_link("UCAROL", PRV_A, actor="UADMIN")  # as `/task link` records it
     store.close()
     assert run(capsys, "links", "add", "UCAROL", PRV_B)[0] == 0

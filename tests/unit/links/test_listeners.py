@@ -8,7 +8,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from bot.links.listeners import LINK_USAGE, LinkListeners, register
 from bot.links.service import AdminCheck, AdminService
 from bot.maxcare import MaxCareClient
@@ -21,7 +21,7 @@ from tests.support.recorder import Recorder
 @pytest.fixture
 async def admin(slack: FakeSlack, maxcare: FakeMaxCare) -> AsyncIterator[AdminService]:
     """An AdminService over an in-memory database, the fake Slack and the fake MaxCare."""
-    store = Store(":memory:")
+    store = SQLiteStore(":memory:")
     client = MaxCareClient(
         base_url=maxcare.url, api_key=maxcare.api_key, organization_id=maxcare.organization_id
     )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.__main__ import main
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from bot.links.suggest import HEADER, propose, words
 from bot.maxcare import Provider
 from tests.support.fakes import FakeMaxCare, FakeSlack
@@ -57,7 +57,7 @@ def clinic(
     # Skipped: a bot, a deactivated person and someone already linked, all with matching names.
     slack.add_user("UBOTCAROL", name="carolbot", real_name="Carol Diaz", is_bot=True)
     slack.add_user("UOLDCAROL", name="oldcarol", real_name="Carol Diaz", deleted=True)
-    store = Store(db)
+    store = SQLiteStore(db)
     store.set_link("UNURSE", p["nina"]["id"], actor="t")
     store.close()
     return p
@@ -97,7 +97,7 @@ def test_suggest_prints_reviewable_csv_and_changes_nothing(
     assert "Slack: 200 people read" in err and "MaxCare: 156 providers read" in err
     assert "Nothing was changed" in err
 
-    store = Store(clinic["db"])
+    store = SQLiteStore(clinic["db"])
     assert [link.slack_user_id for link in store.list_links()] == ["UNURSE"]
     assert len(store.link_events()) == 1
     store.close()
@@ -107,7 +107,7 @@ def test_suggest_prints_reviewable_csv_and_changes_nothing(
     keep = [line for line in out.splitlines() if ",low," not in line]
     reviewed.write_text("\n".join(keep) + "\n", encoding="utf-8")
     assert run(capsys, "links", "import", str(reviewed))[0] == 0
-    store = Store(clinic["db"])
+    store = SQLiteStore(clinic["db"])
     assert {link.slack_user_id for link in store.list_links()} == {"UNURSE", "UCAROL", "UMARI"}
     store.close()
 

@@ -39,6 +39,7 @@ SLACK_SENDS = {
     "block action": payloads.block_actions([{"action_id": ids.REOPEN_DRAFT_ACTION, "value": "t"}]),
     "block suggestion": payloads.block_suggestion(ids.LINK_PROVIDER_ACTION, "b", "smi"),
     "event": payloads.event_callback({"type": "app_home_opened", "user": "UNURSE"}),
+    "workflow step run": payloads.function_executed({"note_id": "x", "assignees": ["UDOC"]}),
     "url verification": payloads.url_verification("challenge-1"),
 }
 
@@ -95,6 +96,10 @@ def test_nulls_slack_does_send_are_accepted() -> None:
         {"type": "url_verification"},  # no challenge
         {"type": "url_verification", "challenge": 5},
         {"type": "event_callback", "event": {}, "authorizations": [1]},
+        {"type": "event_callback", "event": {"type": "function_executed", "function": "x"}},
+        {"type": "event_callback", "event": {"type": "function_executed", "function": None}},
+        {"type": "event_callback", "event": {"function": {"callback_id": ["x"]}}},
+        {"type": "event_callback", "event": {"function": {}, "inputs": "x"}},
         {"team_id": "T1"},  # no type
         "event_callback",
     ],

@@ -174,6 +174,9 @@ VIEWS: dict[str, Callable[[], dict[str, Any]]] = {
     "home, linked without a name": lambda: home.home_view(
         link=Link(USER, PRV_A), admin_ids=[], recent=[recent_row(0)]
     ),
+    "home, assignment DMs off": lambda: home.home_view(
+        link=Link(USER, PRV_A, LONG_NAME), admin_ids=[], recent=[], notify_assigned=False
+    ),
 }
 
 
@@ -278,6 +281,22 @@ def test_mine_pages(offset: int, headline: str | None) -> None:
     check_message(status.mine_page(listed(45), offset=offset, headline=headline))
 
 
+@pytest.mark.parametrize("notes", [WORST_NOTES, ""], ids=["worst notes", "no notes"])
+def test_assignment_dm(notes: str) -> None:
+    dm = tasks.assigned_message(task_id=TASK, note_id=NOTE, notes=notes, creator_user_id=USER)
+    check_message(dm)
+
+
+@pytest.mark.parametrize("task_status", STATUSES, ids=state_id)
+@pytest.mark.parametrize("people", [0, 1, 2, 200])
+def test_status_news(task_status: str | None, people: int) -> None:
+    news = status.status_news(
+        creator_user_id=USER, task_id=TASK, note_id=NOTE, status=task_status,
+        assignees=[f"{LONG_NAME} {i}" for i in range(people)],
+    )
+    check_message(news)
+
+
 def test_mine_page_empty() -> None:
     check_message(status.mine_page([], offset=0, headline=f"`{TASK}` is no longer in MaxCare."))
 
@@ -313,8 +332,11 @@ def test_links_page_empty() -> None:
 
 
 CHECKED = {
-    tasks: {"task_modal", "info_modal", "creating_modal", "created_modal", "failure_message"},
-    status: {"task_card", "mine_page"},
+    tasks: {
+        "task_modal", "info_modal", "creating_modal", "created_modal", "failure_message",
+        "assigned_message",
+    },
+    status: {"task_card", "mine_page", "status_news"},
     home: {"home_view"},
     links: {"link_modal", "link_result_modal", "links_page", "hint_option"},
 }

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from bot.db.store import Store, Submission
+from bot.db.store import SQLiteStore, Submission
 from bot.maxcare import Task
 from bot.status.cards import TaskCards
 from tests.support.ids import NOTE, PRV_A, PRV_B, PRV_C, TASK
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "bot.db")
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    db = SQLiteStore(tmp_path / "bot.db")
     yield db
     db.close()
 
@@ -55,7 +55,7 @@ def assigned(card: dict[str, Any]) -> str:
                 if f["text"].startswith("*Assigned to*"))
 
 
-def test_submission_pairing_comes_before_the_links_table(store: Store) -> None:
+def test_submission_pairing_comes_before_the_links_table(store: SQLiteStore) -> None:
     # Two people are linked to PRV_A; the card names the one the creator picked.
     store.set_link("UAAA", PRV_A, actor="UADMIN")
     store.set_link("UDOC", PRV_A, actor="UADMIN")
@@ -67,7 +67,7 @@ def test_submission_pairing_comes_before_the_links_table(store: Store) -> None:
     ]
 
 
-def test_links_table_names_the_rest(store: Store) -> None:
+def test_links_table_names_the_rest(store: SQLiteStore) -> None:
     store.set_link("UBEN", PRV_B, actor="UADMIN")
     cards = TaskCards(store=store)
     live = task(provider(PRV_A, "Dr. Ann", "Lee"), provider(PRV_B, "Ben", "Ortiz"),
@@ -77,7 +77,7 @@ def test_links_table_names_the_rest(store: Store) -> None:
     ]
 
 
-def test_maxcare_listing_none_falls_back_to_the_submission(store: Store) -> None:
+def test_maxcare_listing_none_falls_back_to_the_submission(store: SQLiteStore) -> None:
     store.set_link("UDOC", PRV_A, actor="UADMIN", provider_name="Dr. Ann Lee (cached)")
     cards = TaskCards(store=store)
     sub = submission(assignee_user_ids=["UDOC", "UBEN"], assignee_ids=[PRV_A, PRV_B])
@@ -85,7 +85,7 @@ def test_maxcare_listing_none_falls_back_to_the_submission(store: Store) -> None
     assert cards.assignees(task(), None) == []
 
 
-def test_first_card_and_refresh_agree(store: Store) -> None:
+def test_first_card_and_refresh_agree(store: SQLiteStore) -> None:
     # The first card gets the submission in hand; later ones find it through the task row.
     store.set_link("UBEN", PRV_B, actor="UADMIN")
     sub = submission()
@@ -100,7 +100,7 @@ def test_first_card_and_refresh_agree(store: Store) -> None:
     assert "created by <@UNURSE>" in first["blocks"][0]["text"]["text"]
 
 
-def test_notes_from_the_submission_when_maxcare_sends_none(store: Store) -> None:
+def test_notes_from_the_submission_when_maxcare_sends_none(store: SQLiteStore) -> None:
     cards = TaskCards(store=store)
     card = cards.render(task(provider(PRV_A, "A", "B"), notes=None, noteId=None),
                         submission=submission(notes="Typed notes"))
@@ -109,13 +109,13 @@ def test_notes_from_the_submission_when_maxcare_sends_none(store: Store) -> None
     assert "created by <@UNURSE>" in card["blocks"][0]["text"]["text"]
 
 
-def test_a_task_made_elsewhere_has_no_creator(store: Store) -> None:
+def test_a_task_made_elsewhere_has_no_creator(store: SQLiteStore) -> None:
     card = TaskCards(store=store).render(task(provider(PRV_A, "A", "B"), noteId=None))
     assert card["blocks"][0]["text"]["text"] == ":clipboard: *MaxCare task*"
     assert "`—`" in card["blocks"][2]["fields"][3]["text"]
 
 
-def test_invite_hint_and_note_reach_the_card(store: Store) -> None:
+def test_invite_hint_and_note_reach_the_card(store: SQLiteStore) -> None:
     card = TaskCards(store=store).render(
         task(provider(PRV_A, "A", "B")), note="Following", invite_hint="Invite me"
     )

@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from bot.maxcare import MaxCareClient
 from bot.runtime import answer
 from bot.status.listeners import StatusListeners
@@ -22,7 +22,7 @@ from tests.support.recorder import Recorder
 @pytest.fixture
 async def listeners(slack: FakeSlack, maxcare: FakeMaxCare) -> AsyncIterator[StatusListeners]:
     """The status listeners over an in-memory database, the fake Slack and the fake MaxCare."""
-    store = Store(":memory:")
+    store = SQLiteStore(":memory:")
     client = MaxCareClient(
         base_url=maxcare.url, api_key=maxcare.api_key, organization_id=maxcare.organization_id
     )

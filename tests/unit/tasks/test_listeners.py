@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.db.store import Store
+from bot.db.store import SQLiteStore
 from bot.runtime import answer
 from bot.runtime.subcommands import Subcommands
 from bot.tasks.listeners import TaskListeners, register
@@ -24,7 +24,7 @@ from tests.support.recorder import Recorder
 @pytest.fixture
 async def service(slack: FakeSlack) -> AsyncIterator[TaskService]:
     """A TaskService over an in-memory database and the fake Slack; the nurse is linked."""
-    store = Store(":memory:")
+    store = SQLiteStore(":memory:")
     store.set_link(NURSE, "prv_" + "1" * 32, actor="test", provider_name="Nina Nurse, RN")
     yield TaskService(
         store=store,

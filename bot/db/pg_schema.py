@@ -1,0 +1,145 @@
+"""The PostgreSQL schema, as SQL migrations applied in order (the schema_version table counts them).
+
+The tables match SQLite's column for column, and keep its types: timestamps are ISO-8601 text
+from the store's UTC clock, compared and sorted as text, and lists are JSON text; both backends
+then hand back the same rows. Every text column compares bytewise (COLLATE "C"), as SQLite does:
+under a language collation such as en_US, punctuation is weighed last, and "…00+00:00" against
+"…00.5+00:00" or ID ordering would not sort as the code expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+# Any fixed number: every process applying migrations takes this lock first.
+MIGRATION_LOCK = 0x6D617863  # "maxc"
+
+_T = 'text COLLATE "C"'
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    # 1: the schema of SQLite's version 5, and an index of the rows still to be worked (most
+    # rows are confirmed; the sweeps and the start-up take-over read only the others).
+    f"""
+    CREATE TABLE links (
+        slack_user_id {_T} PRIMARY KEY,
+        provider_id {_T},
+        provider_name {_T},
+        team_id {_T},
+        linked_by {_T},
+        linked_at {_T},
+        stale_reason {_T},
+        stale_since {_T}
+    );
+    CREATE INDEX links_provider_id ON links (provider_id);
+    CREATE TABLE link_events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        slack_user_id {_T},
+        actor {_T},
+        at {_T},
+        old_provider_id {_T},
+        new_provider_id {_T}
+    );
+    CREATE INDEX link_events_slack_user_id ON link_events (slack_user_id);
+    CREATE TABLE submissions (
+        view_id {_T} PRIMARY KEY,
+        team_id {_T},
+        user_id {_T},
+        source {_T},
+        note_id {_T},
+        notes {_T},
+        assignee_user_ids {_T},
+        provider_id {_T},
+        assignee_ids {_T},
+        channel_id {_T},
+        thread_ts {_T},
+        response_url {_T},
+        message_key {_T},
+        state {_T},
+        attempts integer,
+        last_error {_T},
+        trace_id {_T},
+        task_id {_T},
+        created_at {_T},
+        updated_at {_T},
+        confirmed_at {_T},
+        claimed_by {_T},
+        lease_until {_T},
+        ambiguous integer NOT NULL DEFAULT 0,
+        acked_at {_T}
+    );
+    CREATE INDEX submissions_state ON submissions (state);
+    CREATE INDEX submissions_message_key ON submissions (message_key)
+        WHERE message_key IS NOT NULL;
+    CREATE INDEX submissions_unconfirmed ON submissions (created_at) WHERE confirmed_at IS NULL;
+    CREATE TABLE tasks (
+        task_id {_T} PRIMARY KEY,
+        view_id {_T},
+        note_id {_T},
+        status {_T},
+        sync_status {_T},
+        channel_id {_T},
+        message_ts {_T},
+        created_by {_T},
+        created_at {_T},
+        updated_at {_T},
+        maxcare_updated_at {_T},
+        checked_at {_T},
+        follow_until {_T},
+        next_check_at {_T},
+        follow_checks integer,
+        claimed_by {_T},
+        lease_until {_T}
+    );
+    CREATE INDEX tasks_follow ON tasks (follow_until, next_check_at);
+    CREATE INDEX tasks_created_by ON tasks (created_by, created_at);
+    """,
+    # 2 (SQLite's 6): workflow steps' completion, the task watch's schedule and claims, and
+    # each person's choice to hear of the tasks assigned to them.
+    f"""
+    ALTER TABLE submissions ADD COLUMN completed_at {_T};
+    ALTER TABLE tasks ADD COLUMN watch_next_at {_T};
+    ALTER TABLE tasks ADD COLUMN watch_status {_T};
+    ALTER TABLE tasks ADD COLUMN watch_claimed_by {_T};
+    ALTER TABLE tasks ADD COLUMN watch_lease_until {_T};
+    CREATE INDEX tasks_watch ON tasks (watch_next_at) WHERE watch_next_at IS NOT NULL;
+    CREATE TABLE preferences (
+        slack_user_id {_T} PRIMARY KEY,
+        notify_assigned integer NOT NULL DEFAULT 1,
+        updated_at {_T}
+    );
+    """,
+]
+
+
+def migrate(conn: psycopg.Connection[Any], upto: int | None = None) -> int:
+    """Apply the migrations this database lacks (up to `upto`); returns its version after.
+
+    One transaction under an advisory lock: of several processes starting at once on a new
+    database, one migrates and the others wait, then find nothing left to do. The lock is a
+    transaction's, so a process killed mid-migration leaves neither the lock nor half a schema.
+    """
+    target = len(MIGRATIONS) if upto is None else upto
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        version = int(row[0]) if row else 0
+        if row is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        for number in range(version + 1, target + 1):
+            conn.execute(MIGRATIONS[number - 1])  # several statements, so no parameters
+            conn.execute("UPDATE schema_version SET version = %s", [number])
+            version = number
+    return version
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The database's version (0 before the first migration)."""
+    exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
