@@ -1,8 +1,9 @@
 """The test fakes with a fixed latency on every answer, served from their own process.
 
-`python -m benchmarks.fakes --slack-latency-ms 20 --maxcare-latency-ms 50` starts tests/support/fakes/'s
-FakeSlack and FakeMaxCare on 127.0.0.1, prints one JSON line with their addresses, and serves until
-its standard input closes (or SIGTERM, or --max-seconds). Running them in their own process keeps
+`python -m benchmarks.fakes --slack-latency-ms 20 --maxcare-latency-ms 50` starts the
+tests' FakeSlack and FakeMaxCare on 127.0.0.1, prints one JSON line with their addresses,
+and serves until its standard input closes (or SIGTERM, or --max-seconds).
+Running them in their own process keeps
 the load generator from competing with them for one GIL, which would blur their receipt timestamps.
 
 Every answer is delayed by the configured latency *after* the request was handled (MaxCare counts a
