@@ -157,6 +157,7 @@ async def build_bot(
         clock=tuning.maxcare_clock,
         sleep=tuning.sleep,
         on_outcome=metrics.maxcare_outcome,
+        shared=store.shared_budget(),  # several instances on PostgreSQL spend one budget
     )
     metrics.watch(store, maxcare)
     cards = TaskCards(store=store)

@@ -32,9 +32,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "BadRequest", "ConfigError", "Forbidden", "LinksFileError", "MaxCareAPIError",
-    "MaxCareAmbiguous", "MaxCareError", "MaxCareUnavailable", "NotFound", "NotReady", "RateLimited",
-    "ServerError", "Unauthorized", "Undeliverable", "UserFacingError",
+    "BadRequest", "BudgetUnreadable", "ConfigError", "Forbidden", "LinksFileError",
+    "MaxCareAPIError", "MaxCareAmbiguous", "MaxCareError", "MaxCareUnavailable", "NotFound",
+    "NotReady", "RateLimited", "ServerError", "Unauthorized", "Undeliverable", "UserFacingError",
 ]  # fmt: skip
 
 # --- MaxCare
@@ -150,6 +150,14 @@ class MaxCareUnavailable(MaxCareError):
 
     def user_message(self, action: str = "the request") -> str:
         return f"MaxCare could not be reached; {action} was not sent"
+
+
+class BudgetUnreadable(MaxCareUnavailable):
+    """Not sent: the budget this instance shares with the others (in the database) did not
+    answer, and a request the fleet cannot count could provoke MaxCare's rate limit."""
+
+    def user_message(self, action: str = "the request") -> str:
+        return f"the app's database did not answer, so {action} was not sent to MaxCare"
 
 
 class MaxCareAmbiguous(MaxCareError):

@@ -21,7 +21,10 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.maxcare.shares import SharedBudget
 
 
 def utcnow() -> datetime:
@@ -249,6 +252,13 @@ class Store(Protocol):
 
     def purge_drafts(self, older_than: datetime) -> int:
         """Clear the text of failed or discarded drafts older than a date; returns how many."""
+
+    # -- work done once across every process on the database
+    def claim_job(self, name: str, every_seconds: float, owner: str) -> bool:
+        """True for the one caller that may run a job now: none ran it for `every_seconds`."""
+
+    def shared_budget(self) -> SharedBudget | None:
+        """MaxCare's budget as every instance on this database counts it (None: one process)."""
 
     # -- tasks
     def record_task(self, **row: Any) -> None:

@@ -15,6 +15,8 @@ import psycopg
 
 # Any fixed number: every process applying migrations takes this lock first.
 MIGRATION_LOCK = 0x6D617863  # "maxc"
+# Another: every grant of MaxCare's shared budget is decided under it (maxcare_take below).
+BUDGET_LOCK = 0x6D616267  # "mabg"
 
 _T = 'text COLLATE "C"'
 
@@ -110,6 +112,60 @@ MIGRATIONS: list[str] = [
         notify_assigned integer NOT NULL DEFAULT 1,
         updated_at {_T}
     );
+    """,
+    # 3 (SQLite's 7): jobs done once across the fleet; and MaxCare's budget shared by every
+    # instance: one row per request, from its grant until its answer has left the window.
+    # Unlogged: the grants only matter for a minute, so they are not worth the WAL (a server
+    # crash empties the table, and the instances' own limiters still hold each to the budget).
+    # Times are the server's clock, the one clock all instances share.
+    f"""
+    CREATE TABLE jobs (
+        name {_T} PRIMARY KEY,
+        last_run_at {_T},
+        ran_by {_T}
+    );
+    CREATE UNLOGGED TABLE maxcare_grants (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        granted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        done_at timestamptz
+    );
+    CREATE FUNCTION maxcare_take(budget integer, window_s double precision,
+                                 stale_s double precision)
+    RETURNS TABLE (grant_id bigint, wait_s double precision)
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        now_ts timestamptz;
+        used integer;
+        frees timestamptz;
+    BEGIN
+        -- One decision at a time: count and insert must not interleave between instances.
+        PERFORM pg_advisory_xact_lock({BUDGET_LOCK});
+        now_ts := clock_timestamp();
+        -- Answers that left the window, and grants whose process never told their answer
+        -- (killed mid-request) once even their latest possible arrival has left it.
+        DELETE FROM maxcare_grants g
+        WHERE g.done_at <= now_ts - make_interval(secs => window_s)
+           OR (g.done_at IS NULL AND g.granted_at <= now_ts - make_interval(secs => stale_s));
+        SELECT count(*) INTO used FROM maxcare_grants;
+        IF used < budget THEN
+            INSERT INTO maxcare_grants DEFAULT VALUES RETURNING id INTO grant_id;
+            wait_s := 0;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        -- Full: the slot frees when the (used - budget + 1)-th oldest answer leaves the window.
+        SELECT g.done_at INTO frees FROM maxcare_grants g WHERE g.done_at IS NOT NULL
+        ORDER BY g.done_at OFFSET used - budget LIMIT 1;
+        grant_id := NULL;
+        IF frees IS NULL THEN
+            wait_s := least(window_s, 0.05);  -- only answers in flight: look again soon
+        ELSE
+            wait_s := greatest(
+                extract(epoch FROM frees + make_interval(secs => window_s) - now_ts), 0.001);
+        END IF;
+        RETURN NEXT;
+    END
+    $$;
     """,
 ]
 

@@ -11,7 +11,7 @@ once take different rows and never wait for each other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -24,6 +24,7 @@ from bot.db.interface import (
     submission_from_row,
     submission_values,
 )
+from bot.db.pg_budget import PgBudget
 from bot.db.pg_connection import update_sql, upsert_sql
 from bot.db.pg_links import LINK_CACHE_SECONDS, PgLinks
 from bot.db.pg_watch import PgWatch
@@ -171,6 +172,32 @@ class PostgresStore(PgLinks, PgWatch):
             "AND updated_at < %s",
             [self._now(), older_than.isoformat()],
         )
+
+    # -- work done once, and MaxCare's budget ---------------------------------------
+
+    def claim_job(self, name: str, every_seconds: float, owner: str) -> bool:
+        """True for the one caller that may run a job now: none ran it for `every_seconds`."""
+        now = self.clock()
+        # One statement: of instances racing for the row, the first to write it wins and the
+        # others' WHERE then sees its new time.
+        return (
+            self._count(
+                "INSERT INTO jobs (name, last_run_at, ran_by) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET last_run_at = excluded.last_run_at, "
+                "ran_by = excluded.ran_by WHERE jobs.last_run_at <= %s",
+                [
+                    name,
+                    now.isoformat(),
+                    owner,
+                    (now - timedelta(seconds=every_seconds)).isoformat(),
+                ],
+            )
+            == 1
+        )
+
+    def shared_budget(self) -> PgBudget:
+        """MaxCare's budget as every instance on this database counts it."""
+        return PgBudget(self.pool)
 
     # -- tasks ---------------------------------------------------------------------
 

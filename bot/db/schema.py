@@ -143,4 +143,12 @@ def _v6(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """Jobs done once across every process on the database, such as clearing old drafts: when
+    each last ran and which process ran it (see Store.claim_job)."""
+    db.table("jobs").create({"name": str, "last_run_at": str, "ran_by": str}, pk="name")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7,
+]  # fmt: skip

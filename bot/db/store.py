@@ -415,6 +415,23 @@ class SQLiteStore:
         )
         return cur.rowcount
 
+    # -- work done once ------------------------------------------------------------
+
+    def claim_job(self, name: str, every_seconds: float, owner: str) -> bool:
+        """True for the one caller that may run a job now: none ran it for `every_seconds`."""
+        now = self.clock()
+        cur = self.db.execute(
+            "INSERT INTO jobs (name, last_run_at, ran_by) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET last_run_at = excluded.last_run_at, "
+            "ran_by = excluded.ran_by WHERE jobs.last_run_at <= ?",
+            [name, now.isoformat(), owner, (now - timedelta(seconds=every_seconds)).isoformat()],
+        )
+        return cur.rowcount == 1
+
+    def shared_budget(self) -> None:
+        """None: one process owns a SQLite file, so its own count is the whole budget."""
+        return None
+
     # -- tasks ---------------------------------------------------------------------
 
     def record_task(self, **row: Any) -> None:
@@ -519,8 +536,7 @@ class SQLiteStore:
             "SELECT task_id FROM tasks WHERE watch_next_at IS NOT NULL AND watch_next_at <= ? "
             "AND created_at >= ? AND (watch_lease_until IS NULL OR watch_lease_until <= ? "
             "OR watch_claimed_by = ?) ORDER BY watch_next_at LIMIT ?) RETURNING *",
-            [owner, self._lease(lease_seconds), now, created_since.isoformat(), now, owner,
-             limit],
+            [owner, self._lease(lease_seconds), now, created_since.isoformat(), now, owner, limit],
         )
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -26,6 +26,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from bot import __version__
 from bot.errors import (
     API_ERRORS,
+    BudgetUnreadable,
     MaxCareAmbiguous,
     MaxCareAPIError,
     MaxCareUnavailable,
@@ -33,7 +34,7 @@ from bot.errors import (
     ServerError,
 )
 from bot.maxcare.models import Provider, ProviderPage, Task, TaskPage
-from bot.maxcare.shares import Shares, current_purpose
+from bot.maxcare.shares import SharedBudget, Shares, current_purpose
 
 __all__ = ["MaxCareClient"]
 
@@ -73,6 +74,7 @@ class MaxCareClient:
         wall_clock: Callable[[], float] = time.time,
         on_outcome: Callable[[str, str], None] | None = None,
         log: logging.Logger = logger,
+        shared: SharedBudget | None = None,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         if not key or not key.strip() or not organization_id or not organization_id.strip():
@@ -95,6 +97,14 @@ class MaxCareClient:
         self._paused_until = float("-inf")
         self._shares = Shares(rate_limit_per_minute, rate_window_seconds)  # background work's
         self._lock = asyncio.Lock()
+        # Other instances spend the same budget: each request also takes a grant from the count
+        # they all keep. One coroutine at a time asks it, so a full budget is polled once, not
+        # once per waiting request. A grant never told its answer frees once the latest answer
+        # it could have had (the timeout, on every attempt's connect, read and write) is a
+        # window old.
+        self._shared = shared
+        self._shared_lock = asyncio.Lock()
+        self._shared_stale = rate_window_seconds + 3 * timeout
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",  # relative paths then keep the /v4 part
             headers={
@@ -246,7 +256,8 @@ class MaxCareClient:
                 slot = max(slot, now + min(self._window, 0.05))  # wait for answers in flight
         return slot
 
-    async def _acquire_slot(self, purpose: str | None = None) -> None:
+    async def _acquire_slot(self, purpose: str | None = None) -> int | None:
+        """Take a slot of this instance's budget, then a grant of the shared one (if any)."""
         # Take a slot under the lock when one is free; otherwise sleep until one may be.
         told = False
         while True:
@@ -256,17 +267,46 @@ class MaxCareClient:
                 if slot <= now:
                     self._in_flight += 1
                     self._shares.started(purpose)
-                    return
+                    break
             if not told:
                 told = True
                 self._log.info("MaxCare request queued %.1f s for the rate budget", slot - now)
             await self._sleep(slot - now)
+        if self._shared is None:
+            return None
+        try:
+            return await self._take_shared()
+        except BaseException:
+            self._release_slot(purpose)
+            raise
 
-    def _release_slot(self, purpose: str | None = None) -> None:
+    async def _take_shared(self) -> int:
+        assert self._shared is not None
+        told = False
+        async with self._shared_lock:
+            while True:
+                try:
+                    grant, wait = self._shared.take(self._limit, self._window, self._shared_stale)
+                except Exception as exc:  # the database: never send what the fleet cannot count
+                    self._log.warning("shared MaxCare budget unreadable: %s", type(exc).__name__)
+                    raise BudgetUnreadable("the shared rate budget could not be read") from exc
+                if grant is not None:
+                    return grant
+                if not told:
+                    told = True
+                    self._log.info("MaxCare request queued %.1f s for the shared budget", wait)
+                await self._sleep(wait)
+
+    def _release_slot(self, purpose: str | None = None, grant: int | None = None) -> None:
         self._in_flight -= 1
         now = self._clock()
         self._done.append(now)
         self._shares.ended(purpose, now)
+        if grant is not None and self._shared is not None:
+            try:
+                self._shared.done(grant)
+            except Exception as exc:  # the grant then counts until it is stale: only slower
+                self._log.warning("shared MaxCare budget not told: %s", type(exc).__name__)
 
     def _reset_delay(self, headers: httpx.Headers) -> float | None:
         reset = _number(headers.get("X-RateLimit-Reset"))
@@ -289,6 +329,8 @@ class MaxCareClient:
         remaining = _number(headers.get("X-RateLimit-Remaining"))
         if remaining is None or remaining > 0:
             return
+        if self._shared is not None:
+            return  # the shared count knows every instance's requests: it waits exactly
         if self._in_flight + len(self._done) >= self._limit:
             # Our own window is full too and frees exactly when MaxCare's does; the header's
             # reset is rounded up to whole seconds, so pausing on it would waste budget.
@@ -355,26 +397,26 @@ class MaxCareClient:
     ) -> T:
         """One attempt: wait for the budget (and the caller's share), send, translate."""
         purpose = current_purpose()
-        await self._acquire_slot(purpose)
+        grant = await self._acquire_slot(purpose)
         full_path = self._http.base_url.path + path
         where = {"method": method, "path": full_path}
         started = self._clock()
         try:
             response = await self._http.request(method, path, params=params, json=json)
         except _NOT_SENT as exc:
-            self._release_slot(purpose)
+            self._release_slot(purpose, grant)
             self._on_outcome(method, type(exc).__name__)
             self._log.warning("MaxCare %s %s not sent: %s", method, full_path, type(exc).__name__)
             raise MaxCareUnavailable(f"could not connect ({type(exc).__name__})", **where) from exc
         except httpx.RequestError as exc:  # timeouts, resets, protocol and decoding errors
-            self._release_slot(purpose)
+            self._release_slot(purpose, grant)
             self._on_outcome(method, type(exc).__name__)
             self._log.warning("MaxCare %s %s no answer: %s", method, full_path, type(exc).__name__)
             raise MaxCareAmbiguous(f"no answer ({type(exc).__name__})", **where) from exc
         except BaseException:
-            self._release_slot(purpose)  # cancelled mid-request: the slot still counts
+            self._release_slot(purpose, grant)  # cancelled mid-request: the slot still counts
             raise
-        self._release_slot(purpose)
+        self._release_slot(purpose, grant)
         self._on_outcome(method, f"{response.status_code // 100}xx")
         elapsed_ms = (self._clock() - started) * 1000
         self._observe_rate_headers(response.headers)

@@ -1,4 +1,5 @@
-"""Shares of the MaxCare budget: background work that may use only part of it, counted apart."""
+"""Shares of the MaxCare budget: background work that may use only part of it, counted apart;
+and the budget itself shared by several instances (SharedBudget, kept in their database)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Protocol
 
 # Who is asking: requests made inside `with purpose(name)` count towards that name's share.
 _PURPOSE: ContextVar[str | None] = ContextVar("maxcare_purpose", default=None)
@@ -87,3 +89,17 @@ class Shares:
         done = self._done[name]
         while done and done[0] <= now - self.window:
             done.popleft()
+
+
+class SharedBudget(Protocol):
+    """The app's MaxCare budget across every instance (the PostgreSQL store keeps one).
+
+    A grant counts from when it is taken until its answer is a window old, as the client's own
+    count does; one whose answer is never told counts until `stale` seconds after its grant.
+    """
+
+    def take(self, limit: int, window: float, stale: float) -> tuple[int | None, float]:
+        """A grant's ID and 0 when a request fits now; else None and how long to wait."""
+
+    def done(self, grant: int) -> None:
+        """The request of this grant was answered (or failed) now."""

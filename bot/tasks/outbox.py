@@ -38,6 +38,10 @@ log = logging.getLogger("bot.outbox")
 
 # Failed drafts are kept this long for their author to reopen, then their text is cleared.
 DRAFT_DAYS = 7
+# Old drafts are cleared once an hour by whichever instance claims it first; each looks more
+# often, so the hour's work is not lost when the instance that did the last one is gone.
+PURGE_EVERY_SECONDS = 3600.0
+PURGE_CHECK_SECONDS = 300.0
 # A wait longer than this (for MaxCare's budget or a worker slot) is worth telling about.
 SLOW_SECONDS = 2.0
 # A claim lasts this long unless renewed; a dead process's rows are free again after it.
@@ -153,7 +157,10 @@ class Outbox:
         task.add_done_callback(lambda _: self._running.pop(view_id, None))
 
     def purge_drafts(self) -> int:
-        """Forget failed drafts nobody reopened or discarded within DRAFT_DAYS."""
+        """Forget failed drafts nobody reopened or discarded within DRAFT_DAYS (once an hour
+        across every process on the database: the first to claim the hour does it)."""
+        if not self.store.claim_job("purge_drafts", PURGE_EVERY_SECONDS, self.owner):
+            return 0
         cutoff = self.store.clock() - timedelta(days=DRAFT_DAYS)
         purged = self.store.purge_drafts(cutoff)
         if purged:
@@ -171,7 +178,9 @@ class Outbox:
                 name="outbox:sweep",
             ),
             asyncio.create_task(
-                forever("housekeeping", self._purge_step, every=3600.0, run_first=False),
+                forever(
+                    "housekeeping", self._purge_step, every=PURGE_CHECK_SECONDS, run_first=False
+                ),
                 name="housekeeping",
             ),
         ]

@@ -40,6 +40,10 @@ def _wait(condition: object, what: str, app: App, timeout: float = 30.0) -> None
         time.sleep(0.05)
 
 
+def _pings(maxcare: FakeMaxCare) -> list[object]:
+    return [r for r in maxcare.requests("GET", "/providers") if r.query.get("pageSize") == "1"]
+
+
 def _cards(slack: FakeSlack) -> list[str]:
     return [
         str(c.params.get("text"))
@@ -88,3 +92,35 @@ def test_a_process_killed_mid_post_is_taken_over_by_the_other(
     time.sleep(1.0)  # a sweep of the new process: room for a wrong second POST (a non-event)
     assert len(maxcare.requests("POST", "/tasks")) == 1
     assert len(maxcare.all_tasks()) == 1 and len(_cards(slack)) == 1
+
+
+def test_three_processes_on_postgresql_spend_one_maxcare_budget(
+    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, pg_url: str
+) -> None:
+    # Each process alone keeps to the budget; without the count they share, three of them
+    # would send three budgets' worth in the first window and MaxCare would refuse two.
+    maxcare.rate_limit = None  # uncounted until the fleet's own traffic starts
+    budget = {"MAXCARE_RATE_LIMIT_PER_MINUTE": "5", "MAXCARE_RATE_WINDOW_SECONDS": "3"}
+    apps = [App(slack, maxcare, tmp_path, f"app{i}", database_url=pg_url) for i in range(3)]
+    nurse = maxcare.add_provider(first_name="Nina", last_name="Nurse")
+    doctor = maxcare.add_provider(first_name="James", last_name="Wilson")
+    apps[0].cli("links", "add", NURSE, nurse["id"])
+    apps[0].cli("links", "add", DOCTOR, doctor["id"])
+    before = len(_pings(maxcare))
+    try:
+        for app in apps:
+            app.env.update(budget)
+            app.start()
+        # The command line's and the start-up checks' few requests are not in the shared count
+        # (docs/operations.md): the fake's budget starts once each process has checked.
+        _wait(lambda: len(_pings(maxcare)) >= before + 3, "the start-up checks", apps[0])
+        maxcare.rate_limit, maxcare.rate_window = 5, 3.0
+        for i in range(15):
+            apps[i % 3].submit(f"Fleet {i}")
+        _wait(lambda: len(maxcare.all_tasks()) == 15, "15 tasks", apps[0], timeout=90)
+        _wait(lambda: len(_cards(slack)) == 15, "15 cards", apps[0], timeout=60)
+    finally:
+        for app in apps:
+            app.stop()
+    assert maxcare.rate_limited_count == 0
+    assert len(maxcare.requests("POST", "/tasks")) == 15

@@ -111,3 +111,36 @@ def test_released_follow_claims_are_free_at_once(pair: tuple[Store, Store], cloc
     a.claim_due_follows("proc-a", 120)
     assert a.release_follows("proc-a") == 1
     assert [r["task_id"] for r in b.claim_due_follows("proc-b", 30)] == ["tsk_1"]
+
+
+def test_a_job_is_claimed_by_one_process_per_period(
+    pair: tuple[Store, Store], clock: Clock
+) -> None:
+    a, b = pair
+    assert a.claim_job("purge_drafts", 3600, "proc-a")
+    assert not b.claim_job("purge_drafts", 3600, "proc-b")  # another process ran it just now
+    assert not a.claim_job("purge_drafts", 3600, "proc-a")
+    assert b.claim_job("other_job", 3600, "proc-b")  # jobs are counted apart
+    clock.tick(3599)
+    assert not b.claim_job("purge_drafts", 3600, "proc-b")
+    clock.tick(1)
+    assert b.claim_job("purge_drafts", 3600, "proc-b")  # due again: whoever asks first
+    assert not a.claim_job("purge_drafts", 3600, "proc-a")
+
+
+def test_racing_processes_claim_a_job_once(backend: Backend, clock: Clock) -> None:
+    backend.open(clock=clock).migrate()
+    won: list[bool] = []
+    start = threading.Barrier(4)
+
+    def race(name: str) -> None:
+        store = backend.open(clock=clock)  # in its thread: a SQLite connection stays in one
+        start.wait()
+        won.append(store.claim_job("purge_drafts", 3600, name))
+
+    threads = [threading.Thread(target=race, args=(f"p{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(won) == [False, False, False, True]
