@@ -10,6 +10,7 @@
     │   ├── RateLimited        429 (.retry_after from Retry-After or X-RateLimit-Reset)
     │   └── ServerError        5xx and any other unexpected status
     ├── MaxCareUnavailable     never sent (connection refused, DNS): safe to retry
+    │   └── BudgetUnreadable   never sent: the budget shared with other instances did not answer
     └── MaxCareAmbiguous       sent, no usable answer (timeout, reset, unparseable body)
 
     UserFacingError            a problem to show the person as it is (bot.tasks.service)

@@ -2,6 +2,7 @@
 
 from bot.errors import (
     BadRequest,
+    BudgetUnreadable,
     Forbidden,
     MaxCareAmbiguous,
     MaxCareAPIError,
@@ -30,16 +31,16 @@ from bot.maxcare.models import (
     TaskPage,
     parse_timestamp,
 )
-from bot.maxcare.shares import purpose
+from bot.maxcare.shares import SharedBudget, purpose
 
 __all__ = [
     # client, and whose share of its budget a request counts towards
-    "MaxCareClient", "purpose",
+    "MaxCareClient", "SharedBudget", "purpose",
     # models
     "Pagination", "Provider", "ProviderPage", "ProviderSummary", "Task", "TaskPage",
     "parse_timestamp",
     # errors (the tree is drawn in bot.errors)
-    "BadRequest", "Forbidden", "MaxCareAPIError", "MaxCareAmbiguous",
+    "BadRequest", "BudgetUnreadable", "Forbidden", "MaxCareAPIError", "MaxCareAmbiguous",
     "MaxCareError", "MaxCareUnavailable", "NotFound", "RateLimited", "ServerError",
     "Unauthorized",
     # IDs

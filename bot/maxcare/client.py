@@ -277,7 +277,9 @@ class MaxCareClient:
         try:
             return await self._take_shared()
         except BaseException:
-            self._release_slot(purpose)
+            # Nothing was sent: the slot is free again rather than counted for a window.
+            self._in_flight -= 1
+            self._shares.given_back(purpose)
             raise
 
     async def _take_shared(self) -> int:

@@ -79,6 +79,11 @@ class Shares:
         if name is not None and name in self._caps:
             self._in_flight[name] += 1
 
+    def given_back(self, name: str | None) -> None:
+        """A request for `name` gave its slot back before anything was sent."""
+        if name is not None and name in self._caps:
+            self._in_flight[name] -= 1
+
     def ended(self, name: str | None, now: float) -> None:
         """A request for `name` was answered (or failed) at `now`."""
         if name is not None and name in self._caps:

@@ -9,6 +9,7 @@ import bot.errors
 import bot.maxcare
 from bot.errors import (
     BadRequest,
+    BudgetUnreadable,
     Forbidden,
     MaxCareAmbiguous,
     MaxCareAPIError,
@@ -44,7 +45,9 @@ def test_the_drawing_is_the_class_tree() -> None:
     for cls in (MaxCareAPIError, MaxCareUnavailable, MaxCareAmbiguous):
         assert cls.__bases__ == (MaxCareError,)
     others = set(classes()) - {c.__name__ for c in MaxCareError.__subclasses__()}
+    assert BudgetUnreadable.__bases__ == (MaxCareUnavailable,)
     others -= {c.__name__ for c in MaxCareAPIError.__subclasses__()} | {"MaxCareError"}
+    others -= {"BudgetUnreadable"}
     assert {name: classes()[name].__bases__ for name in others} == {
         name: (Exception,) for name in others
     }

@@ -102,6 +102,7 @@ async def test_an_unreadable_shared_budget_sends_nothing() -> None:
     async with instance(time, budget, sent, limit=10) as maxcare:
         with pytest.raises(BudgetUnreadable) as raised:
             await maxcare.get_task(TSK)
+        assert maxcare.budget_used() == 0  # nothing sent: this instance's own slots are free
     assert sent == []
     assert budget.takes == 4  # retried like any request that was never sent, then given up
     assert "database did not answer" in raised.value.user_message("the task")
