@@ -37,6 +37,9 @@ class StatusListeners:
         if task_id is None:
             await ack(response_type="ephemeral", text=problem or "")
             return
+        if not self._may_read(dig_str(command, "user_id")):
+            await ack(response_type="ephemeral", text=self._not_linked())
+            return
         await ack()  # MaxCare is asked only after Slack has its answer
         await respond(response_type="ephemeral", **await self.status.status(task_id))
 
@@ -45,8 +48,8 @@ class StatusListeners:
     ) -> None:
         """`/task mine`: the caller's open tasks, a page at a time."""
         user_id = dig_str(command, "user_id")
-        if self.status.store.get_link(user_id) is None:
-            await ack(response_type="ephemeral", text=task_views.not_linked_text(self.admin_ids))
+        if not self._may_read(user_id):
+            await ack(response_type="ephemeral", text=self._not_linked())
             return
         await ack()
         await respond(response_type="ephemeral", **await self.status.mine(user_id))
@@ -55,9 +58,14 @@ class StatusListeners:
     async def refresh(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Refresh on a card: ask MaxCare, update the card where it is."""
         await ack()
-        _, task_id = _action(body)
+        user_id, task_id = _action(body)
         if not TASK_ID_RE.fullmatch(task_id):
             return  # not a button this app made
+        if not self._may_read(user_id):  # the card stays as everyone in the channel sees it
+            await respond(
+                text=self._not_linked(), response_type="ephemeral", replace_original=False
+            )
+            return
         container = body.get("container") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         await self.status.refresh(
@@ -67,6 +75,14 @@ class StatusListeners:
             ephemeral=bool(container.get("is_ephemeral")),
             respond=respond,
         )
+
+    def _may_read(self, user_id: str) -> bool:
+        # A task's text is patient care: only people the clinic linked may read it here, and
+        # MaxCare is not asked for anyone else.
+        return bool(user_id) and self.status.store.get_link(user_id) is not None
+
+    def _not_linked(self) -> str:
+        return task_views.not_linked_to_read_text(self.admin_ids)
 
     @answer_at_ack
     async def more(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

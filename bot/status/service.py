@@ -113,8 +113,8 @@ class StatusService:
     ) -> dict[str, Any]:
         """`/task mine`: one page of the open tasks assigned to the person."""
         link = self.store.get_link(user_id)
-        if link is None:
-            return {"text": task_views.not_linked_text([])}
+        if link is None:  # unlinked since the list was shown: asks MaxCare for nobody
+            return {"text": task_views.not_linked_to_read_text([])}
         try:
             tasks = await self.maxcare.all_tasks(
                 provider_id=link.provider_id, status=list(views.OPEN_STATUSES)

@@ -166,6 +166,15 @@ def not_linked_text(admin_ids: Sequence[str]) -> str:
     )
 
 
+def not_linked_to_read_text(admin_ids: Sequence[str]) -> str:
+    """What an unlinked person is told instead of a task's status: tasks hold patient care."""
+    return (
+        "Only people linked to a MaxCare provider can read MaxCare tasks from Slack. "
+        f"Ask {admins_phrase(admin_ids)} to link you "
+        "(`/task link @you prv_…` or `python -m bot links add`)."
+    )
+
+
 def help_text(command: str = ids.SLASH_COMMAND) -> str:
     """Usage of every command and shortcut."""
     return "\n".join(

@@ -37,7 +37,7 @@ async def h(make_harness: MakeHarness) -> Harness:
     return await following_harness(make_harness)
 
 
-async def test_refresh_updates_the_same_card_for_anyone_in_the_channel(h: Harness) -> None:
+async def test_refresh_updates_the_same_card_for_anyone_linked(h: Harness) -> None:
     card = await create_task(h)
     (posted,) = posts(h.slack)
     assert any(
@@ -46,7 +46,7 @@ async def test_refresh_updates_the_same_card_for_anyone_in_the_channel(h: Harnes
     )
     h.maxcare.set_task(card.task_id, status="in_progress")
 
-    resp = await h.post(click_card_refresh(h, card, user_id=STRANGER))
+    resp = await h.post(click_card_refresh(h, card, user_id=DOCTOR))
 
     assert resp.status_code == 200
     update = await wait_for_update(h, "In progress")
@@ -60,6 +60,27 @@ async def test_refresh_updates_the_same_card_for_anyone_in_the_channel(h: Harnes
     row = h.bot.store.get_task(card.task_id)
     assert row is not None and row["status"] == "in_progress" and row["checked_at"]
     assert not [c for c in h.slack.calls() if c.method.startswith("response_url")]
+
+
+async def test_only_linked_people_may_read_a_task(h: Harness) -> None:
+    card = await create_task(h)
+    h.maxcare.set_task(card.task_id, status="in_progress")
+    before = len(h.maxcare.requests())
+
+    resp = await h.post(_status(h, card.task_id, user_id=STRANGER))
+    assert resp.json()["response_type"] == "ephemeral"
+    assert "Only people linked to a MaxCare provider" in resp.json()["text"]
+    assert card.task_id not in resp.text
+
+    await h.post(click_card_refresh(h, card, user_id=STRANGER))
+    (note,) = await h.slack.async_wait_for("response_url:refresh")
+    assert note.params["response_type"] == "ephemeral"
+    assert note.params["replace_original"] is False  # the card stays for the channel
+    assert "Only people linked" in note.params["text"]
+
+    await h.post(payloads.slash_command("mine", user_id=STRANGER))
+    assert len(h.maxcare.requests()) == before  # MaxCare was asked for none of them
+    assert h.slack.calls("chat.update") == []
 
 
 @pytest.mark.parametrize("status", [404, 500])
@@ -283,7 +304,7 @@ async def test_status_shows_the_live_card_privately(h: Harness) -> None:
     task = h.maxcare.add_task(assignee_ids=[h.doctor_provider["id"]], status="in_progress")
     hold = h.maxcare.hold_next("GET", f"/tasks/{task['id']}")
 
-    resp = await h.post(_status(h, task["id"], user_id=STRANGER))
+    resp = await h.post(_status(h, task["id"], user_id=DOCTOR))
     assert not hold.released  # acked while MaxCare had not answered (and could not)
     assert resp.status_code == 200 and not resp.content
     assert h.slack.calls("response_url:status") == []
@@ -440,7 +461,7 @@ async def test_mine_row_refresh_updates_the_list_in_place(h: Harness) -> None:
 
 async def test_mine_when_unlinked_or_empty(h: Harness) -> None:
     resp = await h.post(payloads.slash_command("mine", user_id=STRANGER))
-    assert "not linked" in resp.json()["text"]
+    assert "Only people linked" in resp.json()["text"]
     assert h.maxcare.requests() == []
 
     await h.post(payloads.slash_command(

@@ -68,9 +68,9 @@ def button(action_id: str, value: str, block_id: str = "b") -> dict[str, Any]:
 
 
 def click_card_refresh(
-    h: Harness, card: Created, *, user_id: str = STRANGER, response: str = "refresh"
+    h: Harness, card: Created, *, user_id: str = DOCTOR, response: str = "refresh"
 ) -> tuple[str, dict[str, str]]:
-    """Someone clicks Refresh on the card in the channel."""
+    """Someone clicks Refresh on the card in the channel (by default the linked doctor)."""
     message = {"type": "message", "ts": card.ts, "text": "card", "user": "UBOT"}
     return payloads.block_actions(
         [button(ids.REFRESH_TASK_ACTION, card.task_id, ids.CARD_ACTIONS_BLOCK)],
