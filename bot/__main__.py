@@ -1,4 +1,5 @@
-"""Command line entry: `python -m bot [serve | links … | check | migrate]` (also `maxcare-bot`)."""
+"""Command line entry: `python -m bot [serve | links … | workspaces … | check | migrate]` (also
+`maxcare-bot`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from bot.db.interface import Store
 from bot.errors import ConfigError
 from bot.links import cli
 from bot.logs import setup_logging
-from bot.settings import DatabaseSettings, describe_errors, load_settings
+from bot.settings import DatabaseSettings, EncryptionSettings, describe_errors, load_settings
+from bot.workspaces import cli as workspaces_cli
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,6 +56,20 @@ def parser() -> argparse.ArgumentParser:
         "suggest", help="propose links from Slack's people and MaxCare's providers (CSV to review)"
     )
     sug.add_argument("file", type=Path, nargs="?", help="write the CSV here (default: stdout)")
+    ws = sub.add_parser(
+        "workspaces", help="installed workspaces and their MaxCare organizations (many-workspace)"
+    )
+    wsub = ws.add_subparsers(dest="workspaces_command", required=True)
+    wsub.add_parser("list", help="every installed workspace: organization, links, state")
+    org = wsub.add_parser(
+        "set-org", help="connect a workspace to its MaxCare organization (checked with MaxCare)"
+    )
+    org.add_argument("team_id", help="the team ID (or enterprise ID of an org-wide install)")
+    org.add_argument("organization_id")
+    wremove = wsub.add_parser("remove", help="forget a workspace's installation and its tokens")
+    wremove.add_argument("team_id")
+    wsub.add_parser("rotate-key", help="re-encrypt every token with the first key")
+    wsub.add_parser("new-key", help="print a new key for TOKEN_ENCRYPTION_KEY")
     return p
 
 
@@ -62,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "links":
         return _links(args)
+    if args.command == "workspaces":
+        return _workspaces(args)
     if args.command == "check":
         return check(sys.stdout)
     if args.command == "migrate":
@@ -142,6 +160,34 @@ def _links(args: argparse.Namespace) -> int:
                 return cli.links_history(store, args.slack_user_id, args.csv, out)
             case _:
                 return cli.links_export(store, args.file, out)
+    finally:
+        store.close()
+
+
+def _workspaces(args: argparse.Namespace) -> int:
+    if args.workspaces_command == "new-key":
+        return workspaces_cli.workspaces_new_key(sys.stdout)
+    try:
+        settings = EncryptionSettings()  # the key only matters to rotate-key, but is checked
+    except ValidationError as exc:
+        print(f"configuration error: {describe_errors(exc)}", file=sys.stderr)
+        return 2
+    store = _open(settings)
+    if store is None:
+        return 1
+    try:
+        out = sys.stdout
+        match args.workspaces_command:
+            case "list":
+                return workspaces_cli.workspaces_list(store, out)
+            case "set-org":
+                return workspaces_cli.workspaces_set_org(
+                    store, args.team_id, args.organization_id, out
+                )
+            case "remove":
+                return workspaces_cli.workspaces_remove(store, args.team_id, out)
+            case _:
+                return workspaces_cli.workspaces_rotate_key(store, settings, out)
     finally:
         store.close()
 

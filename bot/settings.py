@@ -40,6 +40,23 @@ class DatabaseSettings(BaseSettings):
         return SecretStr(url)
 
 
+class EncryptionSettings(DatabaseSettings):
+    """The database and the key its installations' tokens are encrypted with (what the
+    `workspaces` commands need, without Slack's or MaxCare's secrets)."""
+
+    token_encryption_key: SecretStr | None = None  # Fernet keys, comma-separated, newest first
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from bot.workspaces.tokens import TokenCipher  # cryptography, only where keys are given
+
+        TokenCipher.from_setting(v)  # ValueError (never quoting a key) when one is malformed
+        return v
+
+
 # The two ways to run, by the variables that choose them (load_settings checks the choice).
 SINGLE_VARIABLES = ("SLACK_BOT_TOKEN", "MAXCARE_ORGANIZATION_ID")
 MANY_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
@@ -47,7 +64,7 @@ NEW_KEY_COMMAND = "python -m bot workspaces new-key"
 Mode = Literal["single", "many"]
 
 
-class Settings(DatabaseSettings):
+class Settings(EncryptionSettings):
     """Every setting the app reads; secrets are SecretStr so they never print.
 
     One workspace (SLACK_BOT_TOKEN and MAXCARE_ORGANIZATION_ID), or many installed through
@@ -58,7 +75,6 @@ class Settings(DatabaseSettings):
     slack_bot_token: SecretStr | None = None  # single-workspace mode only
     slack_client_id: str | None = None  # many-workspace mode
     slack_client_secret: SecretStr | None = None
-    token_encryption_key: SecretStr | None = None  # Fernet keys, comma-separated, newest first
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
@@ -98,15 +114,6 @@ class Settings(DatabaseSettings):
     def _empty_is_unset(cls, v: str | None) -> str | None:
         return v.strip() if v is not None and v.strip() else None
 
-    @field_validator("token_encryption_key")
-    @classmethod
-    def _fernet_keys(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is None or not v.get_secret_value().strip():
-            return None
-        from bot.workspaces.tokens import TokenCipher  # cryptography, only where keys are given
-
-        TokenCipher.from_setting(v)  # ValueError (never quoting a key) when one is malformed
-        return v
 
     @field_validator("slack_app_token")
     @classmethod

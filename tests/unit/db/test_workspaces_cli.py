@@ -1,0 +1,230 @@
+"""`python -m bot workspaces …` through the real command line, on both databases, MaxCare faked:
+list, set-org (checked with MaxCare first), remove, rotate-key, new-key. Never a token shown."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from slack_sdk.oauth.installation_store.models.installation import Installation
+
+from bot.db.interface import Store
+from bot.db.store import SQLiteStore
+from bot.workspaces.installations import DatabaseInstallationStore
+from bot.workspaces.tokens import TokenCipher, new_key
+from tests.support import payloads
+from tests.support.cli import ALL_VARS, configure, run, run_process
+from tests.support.fakes import FakeMaxCare
+from tests.unit.db.conftest import Backend
+from tests.unit.db.test_installation_store import raw_bytes
+
+TOKEN_A = "xoxb-1111-aaaa-cLiNiCaBoTtOkEn"
+TOKEN_B = "xoxb-2222-bbbb-cLiNiCbBoTtOkEn"
+REFRESH_B = "xoxe-1-cLiNiCbReFrEsH"
+OLD_KEY, NEW_KEY = new_key(), new_key()
+
+
+@pytest.fixture
+def many(
+    backend: Backend, maxcare: FakeMaxCare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
+    """Many-workspace mode on the test's database, MaxCare faked."""
+    for name in ALL_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    configure(monkeypatch, {
+        **backend.env,
+        "SLACK_CLIENT_ID": "1111.2222",
+        "SLACK_CLIENT_SECRET": "client-secret",
+        "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET,
+        "TOKEN_ENCRYPTION_KEY": OLD_KEY,
+        "MAXCARE_API_KEY": maxcare.api_key,
+        "MAXCARE_API_URL": maxcare.url,
+    })  # fmt: skip
+    return backend
+
+
+def installed(store: Store, key: str = OLD_KEY) -> None:
+    """Two clinics installed through the OAuth store, and one org-wide grid, uninstalled."""
+    installs = DatabaseInstallationStore(store, TokenCipher([key]))
+
+    async def save() -> None:
+        await installs.async_save(Installation(
+            team_id="T0CLINICA", team_name="Clinic A", bot_token=TOKEN_A, bot_id="B1",
+            bot_user_id="U0BOTA", user_id="U0ADMINA",
+        ))
+        await installs.async_save(Installation(
+            team_id="T0CLINICB", team_name="Clinic B", bot_token=TOKEN_B, bot_id="B2",
+            bot_user_id="U0BOTB", user_id="U0ADMINB", bot_refresh_token=REFRESH_B,
+            bot_token_expires_in=43200,
+        ))
+        await installs.async_save(Installation(
+            team_id=None, enterprise_id="E0GRID", enterprise_name="Grid Health",
+            is_enterprise_install=True, bot_token="xoxb-grid", bot_id="B3", bot_user_id="U0BOTG",
+            user_id="W0ADMIN",
+        ))
+        await installs.async_delete_all(enterprise_id="E0GRID", team_id=None)
+
+    asyncio.run(save())
+
+
+def lines(out: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in out.splitlines()[1:-1]}
+
+
+def test_list_shows_each_workspace_never_a_token(
+    many: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "workspaces", "list")
+    assert code == 0, err
+    assert "no workspace has installed the app yet" in out
+    store = many.open()
+    installed(store)
+    store.set_link("UNURSE", "prv_" + "a" * 32, actor="test", team_id="T0CLINICA")
+    store.set_link("UDOC", "prv_" + "b" * 32, actor="test", team_id="T0CLINICA")
+    code, out, err = run(capsys, "workspaces", "list")
+    assert code == 0, err
+    header, *_ = out.splitlines()
+    for column in ("TEAM", "NAME", "ENTERPRISE", "ORGANIZATION", "INSTALLED AT", "LINKS", "STATE"):
+        assert column in header
+    rows = lines(out)
+    assert set(rows) == {"T0CLINICA", "T0CLINICB", "E0GRID"}
+    assert "Clinic A" in rows["T0CLINICA"] and "not connected" in rows["T0CLINICA"]
+    assert rows["T0CLINICA"].split()[-2:] == ["2", "installed"]
+    assert rows["T0CLINICB"].split()[-2:] == ["0", "installed"]
+    assert "E0GRID (org-wide)" in rows["E0GRID"] and "Grid Health" in rows["E0GRID"]
+    assert "uninstalled" in rows["E0GRID"]
+    assert out.rstrip().endswith("3 workspace(s)")
+    for secret in (TOKEN_A, TOKEN_B, REFRESH_B, "xoxb-grid", "xoxb", "xoxe", OLD_KEY):
+        assert secret not in out + err
+
+
+def test_set_org_checks_with_maxcare_before_saving(
+    many: Backend, maxcare: FakeMaxCare, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    installed(store)
+    code, out, err = run(capsys, "workspaces", "set-org", "T0CLINICA", maxcare.organization_id)
+    assert code == 0, err
+    assert f"connected T0CLINICA to MaxCare organization {maxcare.organization_id}" in out
+    (call,) = maxcare.requests()  # exactly one MaxCare call, as that organization
+    assert call.headers["x-organization-id"] == maxcare.organization_id
+    row = store.get_installation("T0CLINICA")
+    assert row is not None and row["organization_id"] == maxcare.organization_id
+    assert maxcare.organization_id in lines(run(capsys, "workspaces", "list")[1])["T0CLINICA"]
+
+    # An organization the app's key cannot reach: refused with MaxCare's reason, nothing saved.
+    maxcare.clear()
+    other = "org_" + "f" * 32
+    code, out, err = run(capsys, "workspaces", "set-org", "T0CLINICB", other)
+    assert code == 1 and out == ""
+    assert "not connected" in err and "Organization not accessible with this API key" in err
+    assert "Traceback" not in err
+    (call,) = maxcare.requests()
+    assert call.headers["x-organization-id"] == other
+    row = store.get_installation("T0CLINICB")
+    assert row is not None and row["organization_id"] is None
+
+
+def test_set_org_refuses_what_it_cannot_check(
+    many: Backend, maxcare: FakeMaxCare, capsys: pytest.CaptureFixture[str]
+) -> None:
+    installed(many.open())
+    code, _, err = run(capsys, "workspaces", "set-org", "T0NOBODY", maxcare.organization_id)
+    assert code == 1 and "no workspace 'T0NOBODY'" in err
+    code, _, err = run(capsys, "workspaces", "set-org", "T0CLINICA", "org with spaces")
+    assert code == 2 and "not a MaxCare organization ID" in err
+    maxcare.set_down()
+    code, _, err = run(capsys, "workspaces", "set-org", "T0CLINICA", maxcare.organization_id)
+    assert code == 1 and "not connected" in err and "Traceback" not in err
+    assert len(maxcare.requests()) == 1  # once: a person is waiting (the bad ones sent none)
+    row = many.open().get_installation("T0CLINICA")
+    assert row is not None and row["organization_id"] is None
+
+
+def test_remove_forgets_the_installation(
+    many: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    installed(store)
+    code, out, err = run(capsys, "workspaces", "remove", "T0CLINICB")
+    assert code == 0, err
+    assert "removed T0CLINICB" in out
+    assert store.get_installation("T0CLINICB") is None
+    assert set(lines(run(capsys, "workspaces", "list")[1])) == {"T0CLINICA", "E0GRID"}
+    code, _, err = run(capsys, "workspaces", "remove", "T0CLINICB")
+    assert code == 1 and "no workspace 'T0CLINICB'" in err
+
+
+def test_rotate_key_re_encrypts_every_token_under_the_first_key(
+    many: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    installed(store, OLD_KEY)
+    before = {r["key"]: r for r in store.list_installations()}
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", f"{NEW_KEY},{OLD_KEY}")
+    code, out, err = run(capsys, "workspaces", "rotate-key")
+    assert code == 0, err
+    assert "re-encrypted the tokens of 2 workspace(s)" in out  # the uninstalled grid has none
+    assert "can now be removed" in out
+    after = {r["key"]: r for r in store.list_installations()}
+    only_new = TokenCipher([NEW_KEY])
+    assert after["T0CLINICA"]["bot_token_enc"] != before["T0CLINICA"]["bot_token_enc"]
+    assert only_new.decrypt(after["T0CLINICA"]["bot_token_enc"]) == TOKEN_A
+    assert only_new.decrypt(after["T0CLINICB"]["bot_token_enc"]) == TOKEN_B
+    assert only_new.decrypt(after["T0CLINICB"]["bot_refresh_token_enc"]) == REFRESH_B
+    assert after["E0GRID"]["bot_token_enc"] is None
+    # The old key is no longer needed: the app finds every token with the new key alone.
+    installs = DatabaseInstallationStore(store, only_new)
+    bot = asyncio.run(installs.async_find_bot(enterprise_id=None, team_id="T0CLINICB"))
+    assert bot is not None and bot.bot_token == TOKEN_B
+    if isinstance(store, SQLiteStore):
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = raw_bytes(many, store)
+    for secret in (TOKEN_A, TOKEN_B, REFRESH_B):
+        assert secret.encode() not in data
+    assert "xoxb" not in out + err
+
+
+def test_rotate_key_without_the_old_key_says_so_and_changes_nothing(
+    many: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    installed(store, OLD_KEY)
+    before = {r["key"]: r["bot_token_enc"] for r in store.list_installations()}
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", NEW_KEY)  # the old key dropped too early
+    code, out, err = run(capsys, "workspaces", "rotate-key")
+    assert code == 1
+    assert "cannot be decrypted with TOKEN_ENCRYPTION_KEY" in err and "Traceback" not in err
+    assert {r["key"]: r["bot_token_enc"] for r in store.list_installations()} == before
+    for secret in (TOKEN_A, TOKEN_B, NEW_KEY, OLD_KEY):
+        assert secret not in out + err
+    monkeypatch.delenv("TOKEN_ENCRYPTION_KEY")
+    code, _, err = run(capsys, "workspaces", "rotate-key")
+    assert code == 2 and "TOKEN_ENCRYPTION_KEY is required" in err and "new-key" in err
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", "not-a-key-SECRET")
+    code, _, err = run(capsys, "workspaces", "list")
+    assert code == 2 and "TOKEN_ENCRYPTION_KEY must be Fernet keys" in err
+    assert "not-a-key-SECRET" not in err
+
+
+def test_new_key_prints_a_fresh_key(many: Backend, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "workspaces", "new-key")
+    assert code == 0
+    key = out.strip()
+    Fernet(key)
+    assert "rotate-key" in err
+    assert run(capsys, "workspaces", "new-key")[1].strip() != key
+
+
+def test_every_workspaces_command_is_in_the_help_and_the_readme(tmp_path: Path) -> None:
+    from tests.support import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    done = run_process(tmp_path, "workspaces", "--help")
+    assert done.returncode == 0
+    for command in ("list", "set-org", "remove", "rotate-key", "new-key"):
+        assert command in done.stdout, command
+        assert f"python -m bot workspaces {command}" in readme, command
