@@ -67,7 +67,12 @@ class WorkspaceWebClient(AsyncWebClient):
     async def api_call(  # type: ignore[override]
         self, api_method: str, *, headers: dict[str, str] | None = None, **kwargs: object
     ) -> AsyncSlackResponse:
-        if kwargs.get("auth") is None:  # oauth.v2.access authenticates the app, not a bot
+        explicit = any(
+            isinstance(part, dict) and "token" in part
+            for part in (kwargs.get("params"), kwargs.get("data"), kwargs.get("json"))
+        )
+        # oauth.v2.access authenticates the app (auth); a call given its token keeps it.
+        if kwargs.get("auth") is None and not explicit:
             workspace = tenancy.current()
             if workspace is None:
                 raise RuntimeError(f"{api_method} called while serving no workspace")

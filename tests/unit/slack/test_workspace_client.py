@@ -59,6 +59,14 @@ async def test_a_call_serving_no_workspace_is_never_sent(slack: FakeSlack) -> No
     assert slack.calls() == []
 
 
+async def test_a_call_given_its_own_token_keeps_it(slack: FakeSlack) -> None:
+    north = _installed(slack, "T0NORTH", "North Clinic")
+    client = WorkspaceWebClient(base_url=slack.api_url)
+    with tenancy.serving(Workspace("T0OTHER", "T0OTHER", None, "xoxb-other")):
+        auth = await client.auth_test(token=north.bot_token)  # as Bolt's OAuth flow asks
+    assert auth["team_id"] == "T0NORTH"
+
+
 async def test_maxcare_requests_go_to_the_served_workspaces_organization() -> None:
     with FakeMaxCare() as maxcare:
         south_org = maxcare.add_organization()
