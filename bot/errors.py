@@ -16,6 +16,8 @@
 
     UserFacingError            a problem to show the person as it is (bot.tasks.service)
     ConfigError                configuration missing or malformed, one line (bot.settings)
+    └── TokenKeyError          a stored token none of TOKEN_ENCRYPTION_KEY's keys opens
+                               (bot.workspaces.tokens)
     LinksFileError             a links CSV that cannot be imported, every bad line (bot.links)
     Undeliverable              every way of posting a card refused it for good (bot.tasks)
     NotReady                   at start-up, Slack, MaxCare or the database is unreachable or
@@ -36,7 +38,8 @@ from typing import Any
 __all__ = [
     "BadRequest", "BudgetUnreadable", "ConfigError", "Forbidden", "LinksFileError",
     "MaxCareAPIError", "MaxCareAmbiguous", "MaxCareError", "MaxCareUnavailable", "NotConnected",
-    "NotFound", "NotReady", "RateLimited", "ServerError", "Unauthorized", "Undeliverable",
+    "NotFound", "NotReady", "RateLimited", "ServerError", "TokenKeyError", "Unauthorized",
+    "Undeliverable",
     "UserFacingError",
 ]  # fmt: skip
 
@@ -199,6 +202,10 @@ class UserFacingError(Exception):
 
 class ConfigError(Exception):
     """Configuration is missing or malformed; the message is one line naming the variable."""
+
+
+class TokenKeyError(ConfigError):
+    """A stored token that no key of TOKEN_ENCRYPTION_KEY decrypts; the message never holds it."""
 
 
 class LinksFileError(Exception):

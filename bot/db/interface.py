@@ -8,6 +8,9 @@ gain on SQLite. The cost falls on PostgreSQL: each call that reaches the server 
 loop for one network round trip (a fraction of a millisecond on the same host or network, more
 across regions), and a server that does not answer blocks it up to the pool's timeout. The
 PostgreSQL store keeps that to one round trip per call where it can and answers links from memory.
+
+Longer than 400 lines on purpose: the Store protocol is the one contract both databases keep,
+every method with its promise, read in one place.
 """
 
 from __future__ import annotations
@@ -145,6 +148,58 @@ def submission_changes(changes: dict[str, Any], now: str) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"not submission columns: {sorted(unknown)}")
     return changes
+
+
+# Slack installations (many-workspace mode): one row per workspace, or per Enterprise Grid
+# organization for an org-wide install. Tokens arrive here encrypted (bot.workspaces.tokens);
+# the store never sees them in clear. Times are ISO-8601 text, like every other table's.
+INSTALLATION_COLUMNS = (
+    "key", "team_id", "enterprise_id", "is_enterprise_install", "team_name", "enterprise_name",
+    "app_id", "bot_user_id", "bot_id", "bot_token_enc", "bot_refresh_token_enc",
+    "bot_token_expires_at", "bot_scopes", "installer_user_id", "installed_at", "updated_at",
+    "organization_id", "state", "uninstalled_at",
+)  # fmt: skip
+INSTALLED, UNINSTALLED = "active", "uninstalled"  # installations.state
+# What a new installation of a key replaces; its MaxCare organization, state and first
+# installation time are the store's to keep (see Store.save_installation).
+INSTALLATION_SAVED = tuple(
+    c for c in INSTALLATION_COLUMNS
+    if c not in ("key", "installed_at", "organization_id", "state", "uninstalled_at")
+)  # fmt: skip
+
+
+def installation_key(
+    enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None
+) -> str:
+    """An installation's key: the enterprise ID for org-wide installs, else the team ID."""
+    key = enterprise_id if is_enterprise_install else team_id
+    if not key:
+        raise ValueError("an installation needs a team ID (or an enterprise ID when org-wide)")
+    return key
+
+
+def installation_row(row: dict[str, Any], now: str) -> list[Any]:
+    """save_installation's row checked and completed, in INSTALLATION_COLUMNS order."""
+    unknown = row.keys() - set(INSTALLATION_COLUMNS)
+    if unknown:
+        raise ValueError(f"not installation columns: {sorted(unknown)}")
+    data = {c: row.get(c) for c in INSTALLATION_COLUMNS}
+    data["is_enterprise_install"] = int(bool(row.get("is_enterprise_install")))
+    data["key"] = installation_key(
+        data["enterprise_id"], data["team_id"], bool(data["is_enterprise_install"])
+    )
+    data["installed_at"] = data["installed_at"] or now
+    data["updated_at"] = now
+    data["state"] = INSTALLED
+    data["uninstalled_at"] = None
+    return [data[c] for c in INSTALLATION_COLUMNS]
+
+
+def installation_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored installation as the store hands it back (is_enterprise_install a bool)."""
+    found = {c: row.get(c) for c in INSTALLATION_COLUMNS}
+    found["is_enterprise_install"] = bool(found["is_enterprise_install"])
+    return found
 
 
 class Store(Protocol):
@@ -315,3 +370,46 @@ class Store(Protocol):
 
     def set_notify_assigned(self, slack_user_id: str, on: bool) -> None:
         """Turn one person's DMs for tasks assigned to them on or off."""
+
+    # -- installations (many-workspace mode) and OAuth states
+    def save_installation(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Store an installation (INSTALLATION_COLUMNS; its key is computed): a new one, or a
+        newer one of the same key (reinstall, new scopes, refreshed token), which keeps its
+        MaxCare organization and, unless it had been uninstalled, its first installation time.
+        The row comes back as stored."""
+
+    def find_installation(
+        self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool
+    ) -> dict[str, Any] | None:
+        """The installation these IDs name (the enterprise's when org-wide), in any state."""
+
+    def get_installation(self, key: str) -> dict[str, Any] | None:
+        """One installation by its key (team ID, or enterprise ID for org-wide installs)."""
+
+    def list_installations(self) -> list[dict[str, Any]]:
+        """Every installation, in any state, by first installation time."""
+
+    def set_installation_org(self, key: str, organization_id: str | None) -> bool:
+        """Connect an installation to its MaxCare organization; False when there is none."""
+
+    def mark_uninstalled(self, key: str) -> bool:
+        """Remove an installation's tokens at once and mark it uninstalled (the row stays, for
+        the audit and `workspaces list`); False when there is none or it already was."""
+
+    def delete_installation(self, key: str) -> bool:
+        """Forget an installation entirely; False when there was none."""
+
+    def replace_installation_tokens(
+        self, key: str, old: tuple[str | None, str | None], new: tuple[str | None, str | None]
+    ) -> bool:
+        """Swap the (bot, refresh) token texts only if they are still `old` (re-encryption must
+        not undo a refresh that happened meanwhile); True when swapped."""
+
+    def count_links_by_team(self) -> dict[str | None, int]:
+        """How many links each team has (the links' team_id)."""
+
+    def issue_oauth_state(self, state: str, expires_at: datetime) -> None:
+        """Remember an OAuth state until it expires (expired ones are cleared as it goes)."""
+
+    def consume_oauth_state(self, state: str, now: datetime) -> bool:
+        """True once for a state issued and not expired: it is used up by the call."""

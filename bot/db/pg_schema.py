@@ -167,6 +167,36 @@ MIGRATIONS: list[str] = [
     END
     $$;
     """,
+    # 4 (SQLite's 8): Slack installations, their tokens encrypted, each connected to its MaxCare
+    # organization; and the OAuth states of installs in progress.
+    f"""
+    CREATE TABLE installations (
+        key {_T} PRIMARY KEY,
+        team_id {_T},
+        enterprise_id {_T},
+        is_enterprise_install integer NOT NULL DEFAULT 0,
+        team_name {_T},
+        enterprise_name {_T},
+        app_id {_T},
+        bot_user_id {_T},
+        bot_id {_T},
+        bot_token_enc {_T},
+        bot_refresh_token_enc {_T},
+        bot_token_expires_at {_T},
+        bot_scopes {_T},
+        installer_user_id {_T},
+        installed_at {_T},
+        updated_at {_T},
+        organization_id {_T},
+        state {_T} NOT NULL DEFAULT 'active',
+        uninstalled_at {_T}
+    );
+    CREATE TABLE oauth_states (
+        state {_T} PRIMARY KEY,
+        expires_at {_T}
+    );
+    CREATE INDEX oauth_states_expires_at ON oauth_states (expires_at);
+    """,
 ]
 
 

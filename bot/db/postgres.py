@@ -26,6 +26,7 @@ from bot.db.interface import (
 )
 from bot.db.pg_budget import PgBudget
 from bot.db.pg_connection import update_sql, upsert_sql
+from bot.db.pg_installations import PgInstallations
 from bot.db.pg_links import LINK_CACHE_SECONDS, PgLinks
 from bot.db.pg_watch import PgWatch
 
@@ -42,7 +43,7 @@ _ADD_SUBMISSION = (
 )
 
 
-class PostgresStore(PgLinks, PgWatch):
+class PostgresStore(PgLinks, PgWatch, PgInstallations):
     """Store on a PostgreSQL database; one instance per process, used from the event loop."""
 
     # -- submissions (the outbox) --------------------------------------------------

@@ -149,6 +149,40 @@ def _v7(db: sqlite_utils.Database) -> None:
     db.table("jobs").create({"name": str, "last_run_at": str, "ran_by": str}, pk="name")
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    """Many workspaces: each Slack installation (keyed by its team, or its enterprise when
+    org-wide), its tokens encrypted, the MaxCare organization it is connected to, and whether it
+    is still installed; and the OAuth states of installs in progress."""
+    db.table("installations").create(
+        {
+            "key": str,
+            "team_id": str,
+            "enterprise_id": str,
+            "is_enterprise_install": int,
+            "team_name": str,
+            "enterprise_name": str,
+            "app_id": str,
+            "bot_user_id": str,
+            "bot_id": str,
+            "bot_token_enc": str,
+            "bot_refresh_token_enc": str,
+            "bot_token_expires_at": str,
+            "bot_scopes": str,
+            "installer_user_id": str,
+            "installed_at": str,
+            "updated_at": str,
+            "organization_id": str,
+            "state": str,
+            "uninstalled_at": str,
+        },
+        pk="key",
+        not_null={"is_enterprise_install", "state"},
+        defaults={"is_enterprise_install": 0, "state": "active"},
+    )
+    db.table("oauth_states").create({"state": str, "expires_at": str}, pk="state")
+    db.table("oauth_states").create_index(["expires_at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8,
 ]  # fmt: skip

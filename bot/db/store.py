@@ -1,7 +1,9 @@
 """The SQLite store: links, their audit, the submission outbox and created tasks in one file.
 
 Longer than 400 lines on purpose: every SQL statement the app runs on SQLite is here, table by
-table, so a reader (and bot/db/postgres.py, its PostgreSQL twin) can see them side by side.
+table, so a reader (and bot/db/postgres.py, its PostgreSQL twin) can see them side by side;
+only the installations of many-workspace mode have a module of their own
+(bot/db/sqlite_installations.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from bot.db.interface import (
     utcnow,
 )
 from bot.db.schema import MIGRATIONS
+from bot.db.sqlite_installations import SQLiteInstallations
 
 __all__ = [
     "LINK_CACHE_MAX",
@@ -62,7 +65,7 @@ _INSERT_SUBMISSION = (
 _LINK_SELECT = f"SELECT {', '.join(LINK_COLUMNS)} FROM links"
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteInstallations):
     """Store on one SQLite file; one instance per process, used from the event loop thread."""
 
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow) -> None:

@@ -44,9 +44,14 @@ class Installation:
 def slack_client(
     settings: Settings, *, session: aiohttp.ClientSession | None = None
 ) -> AsyncWebClient:
-    """The Slack Web API client, retrying rate limits and connection errors."""
+    """The Slack Web API client, retrying rate limits and connection errors.
+
+    In many-workspace mode it has no token of its own: each request's comes from its
+    installation (Bolt's authorize sets it on the request's copy of the client).
+    """
+    token = settings.slack_bot_token
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=token.get_secret_value() if token is not None else None,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,

@@ -10,6 +10,7 @@ import bot.maxcare
 from bot.errors import (
     BadRequest,
     BudgetUnreadable,
+    ConfigError,
     Forbidden,
     MaxCareAmbiguous,
     MaxCareAPIError,
@@ -19,6 +20,7 @@ from bot.errors import (
     NotFound,
     RateLimited,
     ServerError,
+    TokenKeyError,
     Unauthorized,
 )
 
@@ -49,6 +51,8 @@ def test_the_drawing_is_the_class_tree() -> None:
     assert BudgetUnreadable.__bases__ == (MaxCareUnavailable,)
     others -= {c.__name__ for c in MaxCareAPIError.__subclasses__()} | {"MaxCareError"}
     others -= {"BudgetUnreadable"}
+    assert TokenKeyError.__bases__ == (ConfigError,)
+    others -= {"TokenKeyError"}
     assert {name: classes()[name].__bases__ for name in others} == {
         name: (Exception,) for name in others
     }

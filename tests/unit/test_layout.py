@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.support import ROOT
 
 BOT = ROOT / "bot"
-FEATURES = {"tasks", "status", "home", "links", "workflow"}
+FEATURES = {"tasks", "status", "home", "links", "workflow", "workspaces"}
 SHARED = {"slack", "maxcare", "db", "runtime"}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import AliasChoices
+
 from bot.settings import Settings
 from tests.support import ROOT
 from tests.support.cli import run_process
@@ -28,5 +30,7 @@ def test_readme_documents_every_command() -> None:
 
 def test_readme_documents_every_environment_variable() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in Settings.model_fields:
-        assert f"`{name.upper()}`" in readme, name.upper()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias  # the variable's name when it differs from the field's
+        variable = str(alias.choices[0] if isinstance(alias, AliasChoices) else alias or name)
+        assert f"`{variable.upper()}`" in readme, variable.upper()
