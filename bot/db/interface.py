@@ -8,6 +8,9 @@ gain on SQLite. The cost falls on PostgreSQL: each call that reaches the server 
 loop for one network round trip (a fraction of a millisecond on the same host or network, more
 across regions), and a server that does not answer blocks it up to the pool's timeout. The
 PostgreSQL store keeps that to one round trip per call where it can and answers links from memory.
+
+Longer than 400 lines on purpose: the Store protocol is the one contract both databases keep,
+every method with its promise, read in one place.
 """
 
 from __future__ import annotations

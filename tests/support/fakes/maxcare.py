@@ -99,6 +99,8 @@ class FakeMaxCare(MaxCareData, ThreadedServer):
         super().__init__()
         self.api_key = api_key
         self.organization_id = organization_id or prefixed_id("org")
+        self.organizations = {self.organization_id}
+        self.org_of: dict[str, str] = {}
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.clock = clock
@@ -301,7 +303,10 @@ class FakeMaxCare(MaxCareData, ThreadedServer):
             return error_response(503, "Service unavailable")
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return error_response(401, "Invalid or missing API key")
-        if request.headers.get("X-Organization-Id") != self.organization_id:
+        org = request.headers.get("X-Organization-Id") or ""
+        with self._lock:
+            reachable = org in self.organizations
+        if not reachable:
             return error_response(403, "Organization not accessible with this API key")
         if raw and request.content_type != "application/json":
             # Without the JSON content type the body is not parsed, so nothing is in it.
@@ -310,7 +315,7 @@ class FakeMaxCare(MaxCareData, ThreadedServer):
         fault = self._take_fault(request.method, path)
         response: web.StreamResponse | None = None
         if fault is None or fault.after_apply:
-            response = self._route(request.method, path, request.query, body)
+            response = self._route(request.method, path, request.query, body, org)
         if fault is not None:
             if fault.kind in ("delay", "stall"):
                 await asyncio.sleep(fault.seconds)
@@ -318,7 +323,7 @@ class FakeMaxCare(MaxCareData, ThreadedServer):
                 await fault.hold.keep()
             if fault.kind in ("delay", "hold"):
                 if response is None:
-                    response = self._route(request.method, path, request.query, body)
+                    response = self._route(request.method, path, request.query, body, org)
             elif fault.kind in ("drop", "stall"):
                 # No answer at all: the client sees the connection reset mid-request.
                 # aiohttp then fails to write the placeholder response quietly.

@@ -84,8 +84,15 @@ _CREATE_FIELDS = ("noteId", "providerId", "notes", "assigneeIds")
 
 
 class MaxCareData:
-    """The data part of FakeMaxCare (a mixin: FakeMaxCare holds the state)."""
+    """The data part of FakeMaxCare (a mixin: FakeMaxCare holds the state).
 
+    Several organizations: each provider, note and task belongs to one (`org_of`; anything
+    not in it belongs to `organization_id`, the first), and a request sees only its own
+    organization's, as MaxCare scopes everything to X-Organization-Id."""
+
+    organization_id: str
+    organizations: set[str]
+    org_of: dict[str, str]  # provider, note or task ID -> its organization
     any_note: bool
     normalise_notes: bool
     default_sync_status: str
@@ -106,6 +113,7 @@ class MaxCareData:
         display_last_name: str | None = None,
         username: str | None = None,
         roles: Iterable[str] = ("Physician",),
+        organization_id: str | None = None,
     ) -> dict[str, Any]:
         """Register a provider (ProviderV3 shape) and return a copy."""
         now = _iso_now()
@@ -127,18 +135,49 @@ class MaxCareData:
         }
         with self._lock:
             self.providers[provider_id] = provider
+            self._belongs(provider_id, organization_id)
         return copy.deepcopy(provider)
 
-    def add_note(self, note_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    def add_organization(self, organization_id: str | None = None) -> str:
+        """Another organization the app's API key may reach; returns its ID."""
+        org = organization_id or prefixed_id("org")
+        with self._lock:
+            self.organizations.add(org)
+        return org
+
+    def organization_of(self, record_id: str) -> str:
+        """The organization a provider, note or task belongs to."""
+        with self._lock:
+            return self.org_of.get(record_id, self.organization_id)
+
+    def _belongs(self, record_id: str, organization_id: str | None) -> None:
+        """Record which organization a record is in (lock held)."""
+        if organization_id is not None and organization_id != self.organization_id:
+            assert organization_id in self.organizations, f"unknown organization {organization_id}"
+            self.org_of[record_id] = organization_id
+
+    def _in(self, org: str, record_id: str) -> bool:
+        """Whether a record is visible to a request for `org` (lock held)."""
+        return self.org_of.get(record_id, self.organization_id) == org
+
+    def add_note(
+        self, note_id: str | None = None, *, organization_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """Register a note (a fresh ID unless given): tasks can be made on it, GET /notes lists
         it; `fields` override the generated ones."""
         note = {**self._make_note(note_id or prefixed_id("nte")), **fields}
         with self._lock:
             self.notes[note["id"]] = note
+            self._belongs(note["id"], organization_id)
         return copy.deepcopy(note)
 
     def add_task(
-        self, *, assignee_ids: Iterable[str], status: str = "not_started", **fields: Any
+        self,
+        *,
+        assignee_ids: Iterable[str],
+        status: str = "not_started",
+        organization_id: str | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
         """Store a task as if made outside the app (the EHR, the Max AI UI); returns a copy."""
         now = _pg_now()
@@ -158,6 +197,7 @@ class MaxCareData:
                 **fields,
             }
             self.tasks[task["id"]] = task
+            self._belongs(task["id"], organization_id)
             return copy.deepcopy(task)
 
     def set_task(self, task_id: str, **fields: Any) -> dict[str, Any]:
@@ -200,26 +240,27 @@ class MaxCareData:
         }
 
     def _route(
-        self, method: str, path: str, query: Any, body: Any
+        self, method: str, path: str, query: Any, body: Any, org: str
     ) -> web.Response:
-        """Dispatch one authorised request to its endpoint."""
+        """Dispatch one authorised request (for organization `org`) to its endpoint."""
         parts = [p for p in path.split("/") if p]
         try:
             if method == "POST" and parts == ["tasks"]:
-                return web.json_response({"code": "success", "data": self._create_task(body)},
-                                         status=201)
+                return web.json_response(
+                    {"code": "success", "data": self._create_task(body, org)}, status=201
+                )
             if method != "GET" or not parts or len(parts) > 2:
                 raise _ApiError(404, f"Cannot {method} {path}")
             resource = parts[0]
             if len(parts) == 2:
-                data = self._get_one(resource, parts[1])
+                data = self._get_one(resource, parts[1], org)
             else:
-                data = self._list(resource, query)
+                data = self._list(resource, query, org)
             return web.json_response({"code": "success", "data": data})
         except _ApiError as exc:
             return error_response(exc.status, exc.message)
 
-    def _get_one(self, resource: str, item_id: str) -> dict[str, Any]:
+    def _get_one(self, resource: str, item_id: str, org: str) -> dict[str, Any]:
         prefixes = {"tasks": ("tsk", "Task"), "providers": ("prv", "Provider"),
                     "notes": ("nte", "Note")}
         if resource not in prefixes:
@@ -231,28 +272,28 @@ class MaxCareData:
         with self._lock:
             if resource == "notes":
                 found = self.notes.get(item_id)
-                if found is None and self._note_exists(item_id):
+                if found is None and self._note_exists(item_id, org):
                     found = self._make_note(item_id)
-                if found is None or item_id in self.missing_notes:
+                if found is None or item_id in self.missing_notes or not self._in(org, item_id):
                     raise _ApiError(404, "Note not found")
             else:
                 found = (self.tasks if resource == "tasks" else self.providers).get(item_id)
-            if found is None:
+            if found is None or not self._in(org, item_id):
                 raise _ApiError(404, f"{label} not found")
             return copy.deepcopy(found)
 
-    def _list(self, resource: str, query: Any) -> dict[str, Any]:
+    def _list(self, resource: str, query: Any, org: str) -> dict[str, Any]:
         page = _int_param(query, "page", 1, 1, None)
         page_size = _int_param(query, "pageSize", 100, 1, 100)
         with self._lock:
             if resource == "tasks":
-                items = self._filter_tasks(query)
+                items = self._filter_tasks(query, org)
             elif resource == "providers":
-                items = self._filter_providers(query)
+                items = self._filter_providers(query, org)
             elif resource == "notes":
                 items = [
                     n for n in self.notes.values()
-                    if n["id"] not in self.missing_notes
+                    if n["id"] not in self.missing_notes and self._in(org, n["id"])
                     and query.get("patientId") in (None, n["patient"]["id"])
                     and (query.get("providerId") is None
                          or any(p["id"] == query["providerId"] for p in n["assignedProviders"]))
@@ -269,22 +310,24 @@ class MaxCareData:
         }
         return {resource: chunk, "pagination": pagination}
 
-    def _filter_tasks(self, query: Any) -> list[dict[str, Any]]:
+    def _filter_tasks(self, query: Any, org: str) -> list[dict[str, Any]]:
         statuses = set(filter(None, query.get("status", "").split(",")))
         tasks = list(reversed(self.tasks.values()))  # newest first
         return [
             t for t in tasks
-            if (not statuses or t["status"] in statuses)
+            if self._in(org, t["id"]) and (not statuses or t["status"] in statuses)
             and query.get("noteId") in (None, t["noteId"])
             and (query.get("providerId") is None
                  or any(p["id"] == query["providerId"] for p in t["assignedProviders"]))
         ]
 
-    def _filter_providers(self, query: Any) -> list[dict[str, Any]]:
+    def _filter_providers(self, query: Any, org: str) -> list[dict[str, Any]]:
         search = query.get("search", "").lower()
         hidden = query.get("hidden")
         found = []
         for p in self.providers.values():
+            if not self._in(org, p["id"]):
+                continue
             names = (p["firstName"], p["lastName"], p["displayFirstName"],
                      p["displayLastName"], p["username"])
             if search and not any(search in (n or "").lower() for n in names):
@@ -294,12 +337,14 @@ class MaxCareData:
             found.append(p)
         return found
 
-    def _note_exists(self, note_id: str) -> bool:
-        """A registered note (or any, with any_note) not made missing (lock held)."""
-        known = note_id in self.notes or self.any_note
+    def _note_exists(self, note_id: str, org: str) -> bool:
+        """A registered note of `org` (or any, with any_note) not made missing (lock held)."""
+        known = (note_id in self.notes and self._in(org, note_id)) or (
+            self.any_note and note_id not in self.notes
+        )
         return known and note_id not in self.missing_notes
 
-    def _create_task(self, body: Any) -> dict[str, Any]:
+    def _create_task(self, body: Any, org: str) -> dict[str, Any]:
         """Validate a CreateTaskRequest and store the new task."""
         if not isinstance(body, dict):
             raise _ApiError(400, "Request body must be a JSON object")
@@ -321,11 +366,12 @@ class MaxCareData:
         if not all(_valid_id("prv", a) for a in assignees):
             raise _ApiError(400, "'assigneeIds' must contain valid IDs")
         with self._lock:
-            if body["providerId"] not in self.providers:
+            def known(provider_id: str) -> bool:
+                return provider_id in self.providers and self._in(org, provider_id)
+
+            if not known(body["providerId"]) or not all(known(a) for a in assignees):
                 raise _ApiError(404, "Provider not found")
-            if any(a not in self.providers for a in assignees):
-                raise _ApiError(404, "Provider not found")
-            if not self._note_exists(body["noteId"]):
+            if not self._note_exists(body["noteId"], org):
                 raise _ApiError(404, "Note not found")
             now = _pg_now()
             task = {
@@ -343,6 +389,7 @@ class MaxCareData:
                 "updatedAt": now,
             }
             self.tasks[task["id"]] = task
+            self._belongs(task["id"], org)
             self.created_by[task["id"]] = body["providerId"]
             return copy.deepcopy(task)
 

@@ -13,6 +13,7 @@ class Call:
     method: str
     params: dict[str, Any]
     error: str | None = None  # the fake's refusal, if it refused (injected faults too)
+    token: str | None = None  # the token it was made with
 
 
 @dataclass

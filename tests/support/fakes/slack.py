@@ -23,6 +23,7 @@ from tests.support.fakes.records import Call
 from tests.support.fakes.server import ThreadedServer
 from tests.support.fakes.slack_answers import SlackAnswers, json_object
 from tests.support.fakes.slack_hooks import Hook, SlackHooks
+from tests.support.fakes.slack_oauth import SlackOAuth, Workspace
 from tests.support.fakes.slack_views import SlackViews, Trigger
 
 # Waits for a call give up after this long: generous, for a machine busy with other work.
@@ -45,7 +46,7 @@ DROP, DROP_AFTER = "__drop__", "__drop_after__"
 _JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
 
 
-class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
+class FakeSlack(SlackViews, SlackAnswers, SlackHooks, SlackOAuth, ThreadedServer):
     """A fake Slack Web API that records every call, can inject faults, and refuses what Slack
     refuses: spent, expired or unknown triggers, unknown or closed views, invalid Block Kit,
     methods it does not serve or the manifest's scopes do not cover, overused response_urls.
@@ -54,6 +55,7 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
     play Slack's part of an interaction, and from `new_trigger_id`. `clock` (monotonic seconds)
     times trigger and response_url expiry; `scopes` defaults to the manifest's bot scopes;
     `accept_any_trigger` is for fakes in another process, which cannot hear of issued triggers.
+    Other workspaces, the OAuth install and per-token answers: slack_oauth.py.
     """
 
     token = "xoxb-test-token"
@@ -87,6 +89,7 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
         self._ts_counter = 0
         self._sockets: list[web.WebSocketResponse] = []
         self._completed: dict[str, str] = {}  # function execution ID -> the method that ended it
+        self._init_oauth()
 
     def start(self) -> Self:
         """Start serving and hear of the triggers and views the payload builders issue."""
@@ -246,10 +249,15 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
         params = await self._read_params(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
-        answer, headers, drop = self._api_answer(method, params, token)
+        if method == "oauth.v2.access":  # the client's ID and secret, not a token
+            answer, headers, drop = self._answer_oauth_access(params, auth), {}, False
+            token = None
+        else:
+            answer, headers, drop = self._api_answer(method, params, token)
         error = None if answer.get("ok") else str(answer.get("error"))
+        used = token if isinstance(token, str) else None
         with self._lock:  # recorded once handled, so a test that waited for it sees the outcome
-            self._calls.append(Call(method, params, error))
+            self._calls.append(Call(method, params, error, used))
         if drop:
             assert request.transport is not None
             request.transport.close()  # the client sees the connection reset, no answer
@@ -268,8 +276,10 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
             return {"ok": True, "url": ws_url}, {}, False
         if method not in slack_rules.METHOD_SCOPES:
             return {"ok": False, "error": "unknown_method"}, {}, False
-        if token != self.token:
-            return {"ok": False, "error": "invalid_auth"}, {}, False
+        workspace = self.workspace_of(token)
+        if token != self.token and workspace is None:
+            error = "token_expired" if self.token_expired(token) else "invalid_auth"
+            return {"ok": False, "error": error}, {}, False
         needed = slack_rules.scope_needed(method, self.scopes)
         if needed is not None:
             return {
@@ -283,13 +293,21 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
         if fault is not None and fault.error == DROP:
             return {"ok": False, "error": "connection_dropped"}, {}, True
         if fault is not None and fault.error == DROP_AFTER:
-            return self._respond(method, params), {}, True
+            return self._respond(method, params, workspace), {}, True
         if fault is not None:
             return {"ok": False, "error": fault.error}, {}, False
-        return self._respond(method, params), {}, False
+        return self._respond(method, params, workspace), {}, False
 
-    def _respond(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """The answer of a call that reaches the method itself."""
+    def _respond(
+        self, method: str, params: dict[str, Any], workspace: Workspace | None = None
+    ) -> dict[str, Any]:
+        """The answer of a call that reaches the method itself (`workspace`: the token's, when
+        it is not the first workspace's)."""
+        if workspace is not None and method == "auth.test":
+            return _auth_test(workspace)
+        if method in ("users.info", "users.list"):  # people of the token's workspace only
+            team = workspace.team_id if workspace is not None else self.team_id
+            return self._answer_people(method, params, team)
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             with self._lock:
                 channel_error = self._channel_errors.get(str(params.get("channel")))
@@ -327,14 +345,23 @@ class FakeSlack(SlackViews, SlackAnswers, SlackHooks, ThreadedServer):
             return self._answer_conversations_open(params)
         if method == "conversations.info":
             return self._answer_conversations_info(params)
-        if method == "users.info":
-            with self._lock:
-                user = self._users.get(str(params.get("user")))
-            if user is None:
-                return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": self._as_seen(user)}
-        if method == "users.list":
-            return self._answer_users_list(params)
         if method in ("functions.completeSuccess", "functions.completeError"):
             return self._answer_function_completion(method, params)
         return {"ok": True}
+
+
+def _auth_test(workspace: Workspace) -> dict[str, Any]:
+    """auth.test with another workspace's bot token."""
+    answer: dict[str, Any] = {
+        "ok": True,
+        "url": f"https://{workspace.team_id.lower()}.slack.com/",
+        "team": workspace.team_name,
+        "user": "maxcare",
+        "team_id": workspace.team_id,
+        "user_id": workspace.bot_user_id,
+        "bot_id": workspace.bot_id,
+        "is_enterprise_install": workspace.is_enterprise_install,
+    }
+    if workspace.enterprise_id:
+        answer["enterprise_id"] = workspace.enterprise_id
+    return answer

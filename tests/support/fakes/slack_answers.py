@@ -161,12 +161,22 @@ class SlackAnswers:
             seen["profile"].pop("email", None)
         return seen
 
-    def _answer_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _answer_people(self, method: str, params: dict[str, Any], team: str) -> dict[str, Any]:
+        """users.info and users.list as one workspace's token sees them: its own people only."""
+        if method == "users.list":
+            return self._answer_users_list(params, team)
+        with self._lock:
+            user = self._users.get(str(params.get("user")))
+        if user is None or user["team_id"] != team:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": self._as_seen(user)}
+
+    def _answer_users_list(self, params: dict[str, Any], team: str) -> dict[str, Any]:
         limit = int(params.get("limit") or 1000)
         cursor = str(params.get("cursor") or "")
         start = int(cursor.removeprefix("next:")) if cursor.startswith("next:") else 0
         with self._lock:
-            members = [self._as_seen(u) for u in self._users.values()]
+            members = [self._as_seen(u) for u in self._users.values() if u["team_id"] == team]
         page = members[start : start + limit]
         next_cursor = f"next:{start + limit}" if start + limit < len(members) else ""
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}

@@ -60,6 +60,30 @@ def test_maxcare_auth_and_org(maxcare: FakeMaxCare, api: httpx.Client) -> None:
     assert maxcare.requests()[1].headers["x-organization-id"] == "org_" + "0" * 32
 
 
+def test_each_organization_sees_only_its_own_records(
+    maxcare: FakeMaxCare, api: httpx.Client
+) -> None:
+    other = maxcare.add_organization()
+    body = _task_body(maxcare)  # the first organization's note and providers
+    theirs = {"X-Organization-Id": other}
+    refused = api.post("tasks", json=body, headers=theirs)
+    assert refused.status_code == 404  # the other organization knows neither
+    made = api.post("tasks", json=body).json()["data"]
+    assert maxcare.organization_of(made["id"]) == maxcare.organization_id
+    assert api.get(f"tasks/{made['id']}", headers=theirs).status_code == 404
+    assert api.get("tasks", headers=theirs).json()["data"]["tasks"] == []
+    assert api.get("providers", headers=theirs).json()["data"]["providers"] == []
+    doctor = maxcare.add_provider(first_name="Olga", organization_id=other)
+    note = maxcare.add_note(organization_id=other)["id"]
+    own = {**body, "noteId": note, "providerId": doctor["id"], "assigneeIds": [doctor["id"]]}
+    task = api.post("tasks", json=own, headers=theirs).json()["data"]
+    assert maxcare.organization_of(task["id"]) == other
+    assert [t["id"] for t in api.get("tasks", headers=theirs).json()["data"]["tasks"]] == [
+        task["id"]
+    ]
+    assert api.get(f"tasks/{task['id']}").status_code == 404  # and the first sees none of it
+
+
 def test_maxcare_create_task(maxcare: FakeMaxCare, api: httpx.Client) -> None:
     body = _task_body(maxcare)
     answer = api.post("tasks", json=body)
