@@ -115,6 +115,17 @@ def test_set_org_checks_with_maxcare_before_saving(
     assert row is not None and row["organization_id"] == maxcare.organization_id
     assert maxcare.organization_id in lines(run(capsys, "workspaces", "list")[1])["T0CLINICA"]
 
+    # A second clinic, with its own organization that the app's key reaches too.
+    clinic_b = "org_" + "b" * 32
+    maxcare.organizations.add(clinic_b)
+    maxcare.clear()
+    code, out, err = run(capsys, "workspaces", "set-org", "T0CLINICB", clinic_b)
+    assert code == 0, err
+    (call,) = maxcare.requests()
+    assert call.headers["x-organization-id"] == clinic_b
+    orgs = {r["key"]: r["organization_id"] for r in store.list_installations()}
+    assert orgs == {"T0CLINICA": maxcare.organization_id, "T0CLINICB": clinic_b, "E0GRID": None}
+
     # An organization the app's key cannot reach: refused with MaxCare's reason, nothing saved.
     maxcare.clear()
     other = "org_" + "f" * 32
@@ -125,7 +136,7 @@ def test_set_org_checks_with_maxcare_before_saving(
     (call,) = maxcare.requests()
     assert call.headers["x-organization-id"] == other
     row = store.get_installation("T0CLINICB")
-    assert row is not None and row["organization_id"] is None
+    assert row is not None and row["organization_id"] == clinic_b  # unchanged
 
 
 def test_set_org_refuses_what_it_cannot_check(
