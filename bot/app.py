@@ -29,7 +29,7 @@ from bot.runtime.startup import database_not_ready
 from bot.runtime.subcommands import Subcommands
 from bot.runtime.team import OnlyInstalledTeam
 from bot.settings import Settings
-from bot.slack.client import connect, response_url_checker
+from bot.slack.client import connect, response_url_checker, workspace_client
 from bot.slack.people import People
 from bot.status import listeners as status_listeners
 from bot.status.cards import TaskCards
@@ -42,6 +42,9 @@ from bot.tasks.outbox import Outbox
 from bot.tasks.service import TaskService
 from bot.workflow import listeners as workflow_listeners
 from bot.workflow.service import WorkflowService
+from bot.workspaces import listeners as workspace_listeners
+from bot.workspaces.connect import Connector
+from bot.workspaces.serving import ServeWorkspace, served_organization, workspaces_of
 
 log = logging.getLogger("bot.app")
 
@@ -82,9 +85,9 @@ class Bot:
     follower: SyncFollower
     watch: TaskWatch
     people: People
-    team_id: str
+    team_id: str | None  # single-workspace mode's workspace (None: many workspaces)
     enterprise_id: str | None
-    bot_user_id: str
+    bot_user_id: str | None
     verifier: SignatureVerifier | None = None
     checkpointer: Checkpointer | None = None
     metrics: Metrics = field(default_factory=Metrics)  # GET /metrics
@@ -96,6 +99,8 @@ class Bot:
         if self.checkpointer is not None:
             self._checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
         self.outbox.start()  # takes up unfinished rows, then sweeps and clears old drafts
+        if self.settings.mode == "many":
+            return  # the follower, the watch and the people directory serve one workspace
         self.follower.start()  # resumes following task syncs from the database
         self.watch.start()  # resumes watching the open tasks the app created
         self._background.append(asyncio.create_task(self.people.run(), name="people"))
@@ -133,7 +138,8 @@ async def build_bot(
 
     Raises NotReady when Slack or the database is unreachable or refuses the app.
     """
-    slack, installed = await connect(settings)
+    many = settings.mode == "many"
+    slack, installed = (workspace_client(settings), None) if many else await connect(settings)
     if store is None:
         try:
             store = open_store(settings, clock=tuning.now)
@@ -149,7 +155,7 @@ async def build_bot(
     maxcare = MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,
-        organization_id=settings.maxcare_organization_id,
+        organization_id="" if many else settings.maxcare_organization_id,
         timeout=settings.maxcare_timeout_seconds,
         rate_limit_per_minute=settings.maxcare_rate_limit_per_minute,
         rate_window_seconds=settings.maxcare_rate_window_seconds,
@@ -158,6 +164,7 @@ async def build_bot(
         sleep=tuning.sleep,
         on_outcome=metrics.maxcare_outcome,
         shared=store.shared_budget(),  # several instances on PostgreSQL spend one budget
+        organization=served_organization if many else None,  # one budget for every clinic
     )
     metrics.watch(store, maxcare)
     cards = TaskCards(store=store)
@@ -191,6 +198,9 @@ async def build_bot(
         pressure=pressure,
         card_posted=card_posted,
     )
+    tenants = workspaces_of(settings, store, slack) if many else None
+    if tenants is not None:
+        outbox.workspace_of = tenants.workspaces.of_team
     watch = TaskWatch(
         store=store,
         maxcare=maxcare,
@@ -209,7 +219,7 @@ async def build_bot(
         slack=slack,
         enqueue=outbox.enqueue,
         admin_ids=settings.admin_ids,
-        bot_user_id=installed.bot_user_id,
+        bot_user_id=installed.bot_user_id if installed else None,
         response_url_ok=response_url_checker(settings),
         name_for=people.name,
         busy=lambda: pressure.busy,  # Slack requests in hand: group their commits
@@ -222,7 +232,7 @@ async def build_bot(
         store=store,
         slack=slack,
         enqueue=outbox.enqueue,
-        bot_user_id=installed.bot_user_id,
+        bot_user_id=installed.bot_user_id if installed else None,
         user_names=tasks.user_names,
         busy=lambda: pressure.busy,
     )
@@ -238,9 +248,18 @@ async def build_bot(
         signing_secret=signing.get_secret_value() if signing else None,
         process_before_response=True,  # answers go out at ack: bot/runtime/answer.py
         raise_error_for_unhandled_request=False,
+        oauth_settings=tenants.oauth if tenants is not None else None,
     )
-    app.use(OnlyInstalledTeam(installed.team_id, installed.enterprise_id))
     subcommands = Subcommands()  # `/task <word> …`, filled by the features that own the words
+    if tenants is None:
+        assert installed is not None
+        app.use(OnlyInstalledTeam(installed.team_id, installed.enterprise_id))
+    else:
+        app.use(ServeWorkspace(tenants.organizations, slack))
+        connector = Connector(
+            store=store, maxcare=maxcare, admins=admins, organizations=tenants.organizations
+        )
+        workspace_listeners.register(app, connector, subcommands)
     task_listeners.register(app, tasks, subcommands)  # first: its form submission goes first
     status_listeners.register(app, status, subcommands, settings.admin_ids)
     home_listeners.register(app, home, tasks)
@@ -260,9 +279,9 @@ async def build_bot(
         follower=follower,
         watch=watch,
         people=people,
-        team_id=installed.team_id,
-        enterprise_id=installed.enterprise_id,
-        bot_user_id=installed.bot_user_id,
+        team_id=installed.team_id if installed else None,
+        enterprise_id=installed.enterprise_id if installed else None,
+        bot_user_id=installed.bot_user_id if installed else None,
         verifier=SignatureVerifier(signing.get_secret_value()) if signing else None,
         checkpointer=checkpointer,
         metrics=metrics,

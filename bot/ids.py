@@ -60,3 +60,10 @@ STEP_OUTPUTS = (STEP_TASK_ID, STEP_STATUS, STEP_SYNC_STATUS)
 ALL_CALLBACKS = {MESSAGE_SHORTCUT, GLOBAL_SHORTCUT}
 ALL_VIEWS = {CREATE_TASK_VIEW, LINK_VIEW}
 ALL_FUNCTIONS = {WORKFLOW_STEP}
+
+# The bot scopes the app asks for when a workspace installs it (many-workspace mode's "Add to
+# Slack"); the same list as manifest.yml's oauth_config.scopes.bot (a test keeps them equal).
+BOT_SCOPES = ("commands", "chat:write", "im:write", "users:read", "users:read.email")
+# Many-workspace mode's install ("Add to Slack") and Slack's redirect back after it.
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"

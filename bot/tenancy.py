@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["Workspace", "current", "key_of", "serving"]
+__all__ = ["Workspace", "current", "serving"]
 
 
 @dataclass(frozen=True)
 class Workspace:
     """One installation: its key, whom it is for, its bot token and its MaxCare organization."""
 
-    key: str  # the enterprise ID for an org-wide install, else the team ID
+    key: str  # the installation's: the enterprise ID when org-wide, else the team ID
     team_id: str | None
     enterprise_id: str | None
     bot_token: str = field(repr=False)
@@ -30,14 +30,6 @@ class Workspace:
 
 
 _CURRENT: ContextVar[Workspace | None] = ContextVar("workspace", default=None)
-
-
-def key_of(team_id: str | None, enterprise_id: str | None, is_enterprise_install: bool) -> str:
-    """The key an installation is stored under: one per workspace, or one per organization."""
-    key = enterprise_id if is_enterprise_install else team_id
-    if not key:
-        raise ValueError("an installation needs a team ID (or, org-wide, an enterprise ID)")
-    return key
 
 
 def current() -> Workspace | None:

@@ -19,6 +19,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import Bot, build_bot
 from bot.errors import NotReady
+from bot.ids import INSTALL_PATH, REDIRECT_PATH
 from bot.maxcare import MaxCareClient
 from bot.runtime.envelope import well_formed
 from bot.runtime.startup import MaxCareCheck, unless_stopped, until_ready
@@ -56,6 +57,9 @@ def web_app(
     app[SERVING_KEY] = bot
     if not bot.socket_mode:
         app.router.add_post("/slack/events", _events)
+    # Many-workspace mode's install: "Add to Slack", and Slack's redirect back (else 404).
+    app.router.add_get(INSTALL_PATH, _install)
+    app.router.add_get(REDIRECT_PATH, _install)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     return app
@@ -94,6 +98,20 @@ async def _events(request: web.Request) -> web.Response:
         bot.metrics.slack_ack_seconds.observe(time.perf_counter() - started)
         bot.pressure.leave()
     return await to_aiohttp_response(bolt_response)
+
+
+async def _install(request: web.Request) -> web.Response:
+    bot = request.app[SERVING_KEY].bot
+    flow = bot.app.oauth_flow if bot is not None else None
+    if flow is None:
+        return web.Response(status=404 if bot is not None else 503, text="not found")
+    headers = cast(dict[str, str | Sequence[str]], request.headers)
+    bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=headers)
+    if request.path == INSTALL_PATH:
+        answer = await flow.handle_installation(bolt_request)
+    else:
+        answer = await flow.handle_callback(bolt_request)
+    return await to_aiohttp_response(answer)
 
 
 def _is_json(request: AsyncBoltRequest, body: str) -> bool:

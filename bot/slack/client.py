@@ -85,6 +85,19 @@ class WorkspaceWebClient(AsyncWebClient):
         return await super().api_call(api_method, headers=headers, **kwargs)  # type: ignore[arg-type]
 
 
+def workspace_client(settings: Settings) -> WorkspaceWebClient:
+    """Many-workspace mode's one client: each call with the served workspace's token."""
+    return WorkspaceWebClient(
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT_SECONDS,
+        session=keepalive_session(),
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
 def keepalive_session() -> aiohttp.ClientSession:
     """One session for every Slack call of the running app (closed by Bot.close).
 

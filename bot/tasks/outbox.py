@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot import tenancy
 from bot.db.store import STALE_PROVIDER, WORKFLOW, Store, Submission, default_owner
 from bot.maxcare import MaxCareAPIError, MaxCareClient, MaxCareError, NotFound, RateLimited, Task
 from bot.runtime.loops import forever
@@ -97,6 +98,7 @@ class Outbox:
         lease_seconds: float = LEASE_SECONDS,
         card_posted: Callable[[Task], None] = lambda task: None,
         steps: Steps | None = None,
+        workspace_of: Callable[[str], Awaitable[tenancy.Workspace | None]] | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -119,6 +121,8 @@ class Outbox:
         self._loops: list[asyncio.Task[None]] = []
         self.card_posted = card_posted  # the follower's hook: a new card's sync is followed
         self.steps = steps  # workflow steps' outcomes, told to Slack once
+        # Many workspaces: a row taken up by a sweep is worked as the workspace it came from.
+        self.workspace_of = workspace_of
 
     def enqueue(self, view_id: str, tenant: str | None = None) -> None:
         """Take on one submission unless it is already in hand; it starts when acks allow.
@@ -255,6 +259,22 @@ class Outbox:
         return False
 
     async def _guarded(self, view_id: str, not_after: float) -> None:
+        if self.workspace_of is None or tenancy.current() is not None:
+            await self._worked(view_id, not_after)
+            return
+        sub = self.store.get_submission(view_id)
+        workspace = await self.workspace_of(sub.team_id) if sub is not None else None
+        if workspace is None:  # uninstalled meanwhile: its work stops here
+            log.info("submission %s: its workspace is not installed; left", view_id)
+            self.store.release_submission(view_id, self.owner, not_before=self._later(3600.0))
+            return
+        with tenancy.serving(workspace):
+            await self._worked(view_id, not_after)
+
+    def _later(self, seconds: float) -> datetime:
+        return self.store.clock() + timedelta(seconds=seconds)
+
+    async def _worked(self, view_id: str, not_after: float) -> None:
         try:
             await self._take_slot(view_id)
         except asyncio.CancelledError:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
+from bot import ids, tenancy
 from bot.db.store import OPEN_STATES, WORKFLOW, Store, Submission
 from bot.db.writer import SubmissionWriter
 from bot.errors import UserFacingError
@@ -24,6 +24,12 @@ from bot.tasks.prefill import Prefill, parse_command_text, prefill_from_message
 log = logging.getLogger("bot.service")
 
 SLACKBOT = "USLACKBOT"
+
+
+def own_bot(single: str | None) -> str | None:
+    """This app's bot user: the one workspace's, or the served workspace's (many workspaces)."""
+    served = tenancy.current()
+    return single or (served.bot_user_id if served is not None else None)
 
 
 class Enqueue(Protocol):
@@ -240,7 +246,7 @@ class TaskService:
         )
 
     async def _assignee_problem(self, assignees: list[str], links: dict[str, Any]) -> str | None:
-        bots = [u for u in assignees if u in (self.bot_user_id, SLACKBOT)]
+        bots = [u for u in assignees if u in (own_bot(self.bot_user_id), SLACKBOT)]
         if bots:
             return "Bots cannot be assigned tasks; choose people."
         missing = [u for u in assignees if u not in links]

@@ -20,7 +20,7 @@ from bot.slack.failures import Failure, classify, describe
 from bot.slack.payload import channel_id_or_none, dig_dict, dig_str, is_user_id
 from bot.slack.text import NOTES_MAX
 from bot.tasks.form import ASSIGNEES_MAX
-from bot.tasks.service import SLACKBOT, Enqueue
+from bot.tasks.service import SLACKBOT, Enqueue, own_bot
 from bot.workflow import views
 
 log = logging.getLogger("bot.workflow")
@@ -159,7 +159,7 @@ class WorkflowService:
 
     @property
     def _bots(self) -> set[str | None]:
-        return {self.bot_user_id, SLACKBOT}
+        return {own_bot(self.bot_user_id), SLACKBOT}
 
     def _assignees_checked(self, assignees: list[str]) -> str | None:
         """Why the assignees are wrong before their links are even looked at, if they are."""
