@@ -1,24 +1,19 @@
-"""Connecting a workspace to its MaxCare organization: the one check both the command line and
-`/task connect` make before saving (one MaxCare call with that organization)."""
+"""`python -m bot workspaces set-org`'s check before saving: one MaxCare call made as that
+organization, with the ID rule `/task connect` uses (bot/workspaces/connect.py)."""
 
 from __future__ import annotations
-
-import re
 
 import httpx
 
 from bot.maxcare import MaxCareClient
+from bot.maxcare.ids import normalize_id
 from bot.settings import Settings
-
-# MaxCare's organization IDs are `org_` + 32 hex or the dashed UUID; which forms v4 accepts is
-# not documented, so any plain token is sent as given and MaxCare's answer decides.
-_ORG_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 def organization_id(text: str) -> str | None:
-    """The organization ID in what someone typed, or None when it cannot be one."""
-    text = text.strip()
-    return text if _ORG_SHAPE.fullmatch(text) else None
+    """`org_…` from what someone typed (the prefixed ID or the dashed UUID, as `/task connect`
+    takes it), or None when it is not one."""
+    return normalize_id(text, "org")
 
 
 async def verify_organization(

@@ -239,3 +239,16 @@ def test_every_workspaces_command_is_in_the_help_and_the_readme(tmp_path: Path) 
     for command in ("list", "set-org", "remove", "rotate-key", "new-key"):
         assert command in done.stdout, command
         assert f"python -m bot workspaces {command}" in readme, command
+
+
+def test_set_org_takes_the_uuid_form_as_task_connect_does(
+    many: Backend, maxcare: FakeMaxCare, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    installed(store)
+    hex32 = maxcare.organization_id.removeprefix("org_")
+    dashed = f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}".upper()
+    code, out, err = run(capsys, "workspaces", "set-org", "T0CLINICA", dashed)
+    assert code == 0, err
+    row = store.get_installation("T0CLINICA")
+    assert row is not None and row["organization_id"] == maxcare.organization_id
