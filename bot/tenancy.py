@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["Workspace", "current", "serving"]
+__all__ = ["Workspace", "current", "enter", "isolated", "serving"]
 
 
 @dataclass(frozen=True)
@@ -43,5 +43,24 @@ def serving(workspace: Workspace) -> Iterator[Workspace]:
     token = _CURRENT.set(workspace)
     try:
         yield workspace
+    finally:
+        _CURRENT.reset(token)
+
+
+def enter(workspace: Workspace | None) -> None:
+    """Serve `workspace` from now until the end of the enclosing `isolated()` block.
+
+    For Bolt middleware: Bolt runs the listeners after the middleware chain has returned, so a
+    `with serving(...)` around its `next()` would end before they start.
+    """
+    _CURRENT.set(workspace)
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Whatever is entered inside the block (one Slack request) ends with it."""
+    token = _CURRENT.set(None)
+    try:
+        yield
     finally:
         _CURRENT.reset(token)

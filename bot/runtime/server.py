@@ -17,6 +17,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot import tenancy
 from bot.app import Bot, build_bot
 from bot.errors import NotReady
 from bot.ids import INSTALL_PATH, REDIRECT_PATH
@@ -93,7 +94,8 @@ async def _events(request: web.Request) -> web.Response:
     bot.pressure.enter()
     started = time.perf_counter()
     try:
-        bolt_response = await bot.app.async_dispatch(bolt_request)
+        with tenancy.isolated():  # the workspace a request is served as ends with it
+            bolt_response = await bot.app.async_dispatch(bolt_request)
     finally:
         bot.metrics.slack_ack_seconds.observe(time.perf_counter() - started)
         bot.pressure.leave()

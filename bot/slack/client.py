@@ -4,6 +4,7 @@ which response_url hosts to trust."""
 from __future__ import annotations
 
 import socket
+from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -76,8 +77,12 @@ class WorkspaceWebClient(AsyncWebClient):
             isinstance(part, dict) and "token" in part
             for part in (kwargs.get("params"), kwargs.get("data"), kwargs.get("json"))
         )
-        # oauth.v2.access authenticates the app (auth); a call given its token keeps it.
-        if kwargs.get("auth") is None and not explicit:
+        auth = kwargs.pop("auth", None)
+        if isinstance(auth, dict):  # oauth.v2.access authenticates the app, not a bot
+            # Encoded here: slack_sdk would build aiohttp's BasicAuth, which aiohttp deprecates.
+            pair = f"{auth['client_id']}:{auth['client_secret']}".encode()
+            headers = {**(headers or {}), "Authorization": f"Basic {b64encode(pair).decode()}"}
+        elif not explicit:  # a call given its own token keeps it
             workspace = tenancy.current()
             if workspace is None:
                 raise RuntimeError(f"{api_method} called while serving no workspace")

@@ -110,6 +110,7 @@ class Outbox:
         self.lease_seconds = lease_seconds
         self._slots = FairSlots(concurrency)  # shared fairly between workspaces
         self._tenants: dict[str, str] = {}  # view ID -> its workspace, while in hand
+        self._served: dict[str, tenancy.Workspace] = {}  # view ID -> the workspace it came as
         self.pressure = pressure or RequestPressure()
         self._running: dict[str, asyncio.Task[None]] = {}
         # View ID -> held back until (pressure clock), oldest first. An OrderedDict: work
@@ -131,6 +132,9 @@ class Outbox:
             return
         if tenant is not None:
             self._tenants[view_id] = tenant
+        served = tenancy.current()
+        if served is not None:  # held work starts from another task: keep whom it is for
+            self._served[view_id] = served
         # Called before the ack is sent. Held while Slack requests keep arriving; with nothing
         # to give way to it starts now, not one task (one turn of the loop) later.
         self._held[view_id] = self.pressure.deadline()
@@ -168,6 +172,7 @@ class Outbox:
     def _done_with(self, view_id: str) -> None:
         self._running.pop(view_id, None)
         self._tenants.pop(view_id, None)
+        self._served.pop(view_id, None)
 
     def purge_drafts(self) -> int:
         """Forget failed drafts nobody reopened or discarded within DRAFT_DAYS (once an hour
@@ -259,11 +264,13 @@ class Outbox:
         return False
 
     async def _guarded(self, view_id: str, not_after: float) -> None:
-        if self.workspace_of is None or tenancy.current() is not None:
+        if self.workspace_of is None:
             await self._worked(view_id, not_after)
             return
-        sub = self.store.get_submission(view_id)
-        workspace = await self.workspace_of(sub.team_id) if sub is not None else None
+        workspace = self._served.get(view_id)
+        if workspace is None:  # taken up by a sweep: the workspace stored with it
+            sub = self.store.get_submission(view_id)
+            workspace = await self.workspace_of(sub.team_id) if sub is not None else None
         if workspace is None:  # uninstalled meanwhile: its work stops here
             log.info("submission %s: its workspace is not installed; left", view_id)
             self.store.release_submission(view_id, self.owner, not_before=self._later(3600.0))

@@ -81,6 +81,7 @@ class ServeWorkspace(AsyncMiddleware):
         context = req.context
         found = context.authorize_result
         if found is None or not found.bot_token:  # events that need no token (uninstalls)
+            tenancy.enter(None)
             return await next()
         key = installation_key(
             context.enterprise_id, context.team_id, bool(context.is_enterprise_install)
@@ -93,12 +94,12 @@ class ServeWorkspace(AsyncMiddleware):
             bot_user_id=found.bot_user_id,
             organization_id=self.organizations.of(key),
         )
-        with tenancy.serving(workspace):
-            if workspace.organization_id is None:
-                refused = await self._not_connected(req.body)
-                if refused is not None:
-                    return refused
-            return await next()
+        tenancy.enter(workspace)  # until the request's end (the server isolates each one)
+        if workspace.organization_id is None:
+            refused = await self._not_connected(req.body)
+            if refused is not None:
+                return refused
+        return await next()
 
 
     async def _not_connected(self, body: dict[str, Any]) -> BoltResponse | None:

@@ -32,6 +32,7 @@ def submission(
     assignees: list[str],
     user_id: str = "UNURSE",
     channel: str = CHANNEL,
+    team_id: str = payloads.TEAM_ID,
 ) -> tuple[str, dict[str, str]]:
     """A signed view_submission of the task form, as sent from a slash command's modal."""
     meta = Destination(source="command", channel_id=channel).dump()
@@ -42,5 +43,5 @@ def submission(
         payloads.plain_text_value(ids.NOTES_BLOCK, ids.NOTES_ACTION, notes),
     )
     return payloads.view_submission(
-        view, values, user_id=user_id, view_id=view_id, private_metadata=meta
+        view, values, user_id=user_id, view_id=view_id, private_metadata=meta, team_id=team_id
     )
