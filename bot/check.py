@@ -9,12 +9,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db import describe_database, open_store
+from bot.db.interface import INSTALLED
 from bot.errors import ConfigError
 from bot.links.stale import find_stale
 from bot.links.views import stale_label
 from bot.maxcare import MaxCareClient, MaxCareError
 from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
+from bot.workspaces.service import verify_organization
 
 
 def check(out: TextIO) -> int:
@@ -29,6 +31,8 @@ def check(out: TextIO) -> int:
 
 
 async def _check_services(settings: Settings, out: TextIO) -> int:
+    if settings.mode == "many":
+        return await _check_workspaces(settings, out)
     failures = 0
     db_ok = slack_ok = False
     where = describe_database(settings)  # the SQLite file, or PostgreSQL's host/db
@@ -72,6 +76,38 @@ async def _check_services(settings: Settings, out: TextIO) -> int:
         print(f"FAIL MaxCare: {exc.user_message('the check')}", file=out)
     finally:
         await maxcare.aclose()
+    print("all good" if not failures else f"{failures} problem(s)", file=out)
+    return 1 if failures else 0
+
+
+async def _check_workspaces(settings: Settings, out: TextIO) -> int:
+    """Many-workspace mode: the database, then each installation's token and organization."""
+    where = describe_database(settings)
+    try:
+        store = open_store(settings)
+        version, rows = store.schema_version(), store.list_installations()
+        store.close()
+    except Exception as exc:  # any failure to open is the message
+        print(f"FAIL database {where}: {exc}", file=out)
+        print("1 problem(s)", file=out)
+        return 1
+    print(f"ok   database {where}, schema version {version}", file=out)
+    installed = [r for r in rows if r["state"] == INSTALLED]
+    print(f"ok   Slack: many-workspace mode, {len(installed)} workspace(s) installed", file=out)
+    failures = 0
+    for row in installed:
+        name = f"{row['team_name'] or row['enterprise_name'] or ''} ({row['key']})".strip()
+        org = row["organization_id"]
+        if org is None:
+            print(f"note {name}: not connected to MaxCare yet (`/task connect org_…`)", file=out)
+            continue
+        try:
+            await verify_organization(settings, org)
+            print(f"ok   {name}: MaxCare organization {org}", file=out)
+        except MaxCareError as exc:
+            failures += 1
+            print(f"FAIL {name}: MaxCare organization {org}: {exc.user_message('the check')}",
+                  file=out)  # fmt: skip
     print("all good" if not failures else f"{failures} problem(s)", file=out)
     return 1 if failures else 0
 

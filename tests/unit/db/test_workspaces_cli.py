@@ -252,3 +252,21 @@ def test_set_org_takes_the_uuid_form_as_task_connect_does(
     assert code == 0, err
     row = store.get_installation("T0CLINICA")
     assert row is not None and row["organization_id"] == maxcare.organization_id
+
+
+def test_check_reports_each_workspace_and_its_organization(
+    many: Backend, maxcare: FakeMaxCare, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    installed(store)
+    store.set_installation_org("T0CLINICA", maxcare.organization_id)
+    store.set_installation_org("T0CLINICB", "org_" + "b" * 32)  # the key cannot reach it
+    code, out, err = run(capsys, "check")
+    assert code == 1 and "Traceback" not in out + err
+    assert "many-workspace mode, 2 workspace(s) installed" in out  # the grid is uninstalled
+    assert f"ok   Clinic A (T0CLINICA): MaxCare organization {maxcare.organization_id}" in out
+    assert "FAIL Clinic B (T0CLINICB)" in out and out.rstrip().endswith("1 problem(s)")
+    assert TOKEN_A not in out and TOKEN_B not in out
+    store.set_installation_org("T0CLINICB", None)
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and "Clinic B (T0CLINICB): not connected to MaxCare yet" in out
