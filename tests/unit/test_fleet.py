@@ -70,6 +70,22 @@ def test_the_budget_fraction_is_one_for_back_to_back_windows() -> None:
     assert per_window([], 6.0) == []
 
 
+def test_over_whole_budgets_a_full_budget_is_one_whatever_the_remainder() -> None:
+    bursts = [w * 6.0 + i * 0.001 for w in range(20) for i in range(100)]
+    assert fleet.whole_budgets_fraction(bursts, 100, 6.0) == pytest.approx(1.0, abs=0.001)
+    # 14 requests more, in a 21st window: the whole-span figure charges them a whole window.
+    more = bursts + [120.0 + i * 0.001 for i in range(14)]
+    assert fleet.whole_budgets_fraction(more, 100, 6.0) == pytest.approx(1.0, abs=0.001)
+    assert budget_fraction(len(more), more[-1] - more[0], 100, 6.0) < 0.96
+    # Each burst 65 ms late on the last (answers counted a window after they came back).
+    drifting = [w * 6.065 + i * 0.001 for w in range(20) for i in range(100)]
+    assert fleet.whole_budgets_fraction(drifting, 100, 6.0) == pytest.approx(6 / 6.065, abs=1e-3)
+    # A window lost (a stall): 19 budgets in 20 windows' time.
+    stalled = [(w + (w >= 10)) * 6.0 + i * 0.001 for w in range(20) for i in range(100)]
+    assert fleet.whole_budgets_fraction(stalled, 100, 6.0) == pytest.approx(19 / 20, abs=1e-3)
+    assert fleet.whole_budgets_fraction(bursts[:100], 100, 6.0) is None
+
+
 @pytest.fixture
 def results() -> dict[str, Any]:
     """Figures of a run that meets every target."""
