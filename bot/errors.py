@@ -11,7 +11,8 @@
     │   └── ServerError        5xx and any other unexpected status
     ├── MaxCareUnavailable     never sent (connection refused, DNS): safe to retry
     │   └── BudgetUnreadable   never sent: the budget shared with other instances did not answer
-    └── MaxCareAmbiguous       sent, no usable answer (timeout, reset, unparseable body)
+    ├── MaxCareAmbiguous       sent, no usable answer (timeout, reset, unparseable body)
+    └── NotConnected           not sent: the workspace has no MaxCare organization yet
 
     UserFacingError            a problem to show the person as it is (bot.tasks.service)
     ConfigError                configuration missing or malformed, one line (bot.settings)
@@ -34,8 +35,9 @@ from typing import Any
 
 __all__ = [
     "BadRequest", "BudgetUnreadable", "ConfigError", "Forbidden", "LinksFileError",
-    "MaxCareAPIError", "MaxCareAmbiguous", "MaxCareError", "MaxCareUnavailable", "NotFound",
-    "NotReady", "RateLimited", "ServerError", "Unauthorized", "Undeliverable", "UserFacingError",
+    "MaxCareAPIError", "MaxCareAmbiguous", "MaxCareError", "MaxCareUnavailable", "NotConnected",
+    "NotFound", "NotReady", "RateLimited", "ServerError", "Unauthorized", "Undeliverable",
+    "UserFacingError",
 ]  # fmt: skip
 
 # --- MaxCare
@@ -159,6 +161,16 @@ class BudgetUnreadable(MaxCareUnavailable):
 
     def user_message(self, action: str = "the request") -> str:
         return f"the app's database did not answer, so {action} was not sent to MaxCare"
+
+
+class NotConnected(MaxCareError):
+    """Not sent: the workspace being served is not connected to a MaxCare organization."""
+
+    def user_message(self, action: str = "the request") -> str:
+        return (
+            f"this workspace is not connected to MaxCare yet, so {action} was not sent; "
+            "a workspace admin can connect it with `/task connect org_…`"
+        )
 
 
 class MaxCareAmbiguous(MaxCareError):

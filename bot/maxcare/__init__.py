@@ -8,6 +8,7 @@ from bot.errors import (
     MaxCareAPIError,
     MaxCareError,
     MaxCareUnavailable,
+    NotConnected,
     NotFound,
     RateLimited,
     ServerError,
@@ -41,7 +42,7 @@ __all__ = [
     "parse_timestamp",
     # errors (the tree is drawn in bot.errors)
     "BadRequest", "BudgetUnreadable", "Forbidden", "MaxCareAPIError", "MaxCareAmbiguous",
-    "MaxCareError", "MaxCareUnavailable", "NotFound", "RateLimited", "ServerError",
+    "MaxCareError", "MaxCareUnavailable", "NotConnected", "NotFound", "RateLimited", "ServerError",
     "Unauthorized",
     # IDs
     "NOTE_ID_RE", "PROVIDER_ID_RE", "TASK_ID_RE", "normalize_id", "normalize_note_id",

@@ -30,6 +30,7 @@ from bot.errors import (
     MaxCareAmbiguous,
     MaxCareAPIError,
     MaxCareUnavailable,
+    NotConnected,
     RateLimited,
     ServerError,
 )
@@ -75,9 +76,11 @@ class MaxCareClient:
         on_outcome: Callable[[str, str], None] | None = None,
         log: logging.Logger = logger,
         shared: SharedBudget | None = None,
+        organization: Callable[[], str | None] | None = None,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        if not key or not key.strip() or not organization_id or not organization_id.strip():
+        one_org = bool(organization_id and organization_id.strip())
+        if not key or not key.strip() or (not one_org and organization is None):
             raise ValueError("MaxCare api_key and organization_id must not be empty")
         if rate_limit_per_minute < 1 or max_attempts < 1:
             raise ValueError("rate_limit_per_minute and max_attempts must be at least 1")
@@ -105,13 +108,16 @@ class MaxCareClient:
         self._shared = shared
         self._shared_lock = asyncio.Lock()
         self._shared_stale = rate_window_seconds + 3 * timeout
+        # Many workspaces: each request goes to the organization of the workspace being served
+        # (one client, so one budget, for every clinic); None from it means none is connected.
+        self._organization = organization
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",  # relative paths then keep the /v4 part
             headers={
                 "Authorization": f"Bearer {self._secret}",
-                "X-Organization-Id": organization_id.strip(),
                 "Accept": "application/json",
                 "User-Agent": user_agent or f"maxcare-tasks-slack/{__version__} (+httpx)",
+                **({"X-Organization-Id": organization_id.strip()} if one_org else {}),
             },
             timeout=httpx.Timeout(timeout),
             transport=transport,
@@ -398,13 +404,21 @@ class MaxCareClient:
         json: dict[str, Any] | None,
     ) -> T:
         """One attempt: wait for the budget (and the caller's share), send, translate."""
-        purpose = current_purpose()
-        grant = await self._acquire_slot(purpose)
         full_path = self._http.base_url.path + path
         where = {"method": method, "path": full_path}
+        headers = None
+        if self._organization is not None:
+            organization = self._organization()
+            if not organization:  # never sent to some other clinic's organization
+                raise NotConnected("no MaxCare organization is connected", **where)
+            headers = {"X-Organization-Id": organization}
+        purpose = current_purpose()
+        grant = await self._acquire_slot(purpose)
         started = self._clock()
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            response = await self._http.request(
+                method, path, params=params, json=json, headers=headers
+            )
         except _NOT_SENT as exc:
             self._release_slot(purpose, grant)
             self._on_outcome(method, type(exc).__name__)

@@ -15,7 +15,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import tenancy
 from bot.errors import NotReady
 from bot.settings import Settings
 from bot.slack.failures import describe, error_code
@@ -53,6 +55,29 @@ def slack_client(
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         ],
     )
+
+
+class WorkspaceWebClient(AsyncWebClient):
+    """A client without a token of its own: each call carries the bot token of the workspace
+    being served (bot.tenancy), so the services built on one client serve every workspace.
+
+    A call made while no workspace is served is refused, never sent with some other token.
+    """
+
+    async def api_call(  # type: ignore[override]
+        self, api_method: str, *, headers: dict[str, str] | None = None, **kwargs: object
+    ) -> AsyncSlackResponse:
+        explicit = any(
+            isinstance(part, dict) and "token" in part
+            for part in (kwargs.get("params"), kwargs.get("data"), kwargs.get("json"))
+        )
+        # oauth.v2.access authenticates the app (auth); a call given its token keeps it.
+        if kwargs.get("auth") is None and not explicit:
+            workspace = tenancy.current()
+            if workspace is None:
+                raise RuntimeError(f"{api_method} called while serving no workspace")
+            headers = {**(headers or {}), "Authorization": f"Bearer {workspace.bot_token}"}
+        return await super().api_call(api_method, headers=headers, **kwargs)  # type: ignore[arg-type]
 
 
 def keepalive_session() -> aiohttp.ClientSession:

@@ -30,6 +30,7 @@ from bot.runtime.loops import forever
 from bot.runtime.pressure import RequestPressure
 from bot.slack.failures import describe
 from bot.tasks import retry
+from bot.tasks.fair import FairSlots
 from bot.tasks.notifier import Notifier, Undeliverable
 from bot.tasks.reconcile import find_created
 from bot.tasks.retry import GaveUp, Transient
@@ -105,7 +106,8 @@ class Outbox:
         self.sleep = sleep
         self.owner = owner or default_owner()
         self.lease_seconds = lease_seconds
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = FairSlots(concurrency)  # shared fairly between workspaces
+        self._tenants: dict[str, str] = {}  # view ID -> its workspace, while in hand
         self.pressure = pressure or RequestPressure()
         self._running: dict[str, asyncio.Task[None]] = {}
         # View ID -> held back until (pressure clock), oldest first. An OrderedDict: work
@@ -118,10 +120,13 @@ class Outbox:
         self.card_posted = card_posted  # the follower's hook: a new card's sync is followed
         self.steps = steps  # workflow steps' outcomes, told to Slack once
 
-    def enqueue(self, view_id: str) -> None:
-        """Take on one submission unless it is already in hand; it starts when acks allow."""
+    def enqueue(self, view_id: str, tenant: str | None = None) -> None:
+        """Take on one submission unless it is already in hand; it starts when acks allow.
+        `tenant`: its workspace, when the caller knows it (else it is read when it starts)."""
         if not self._accepting or view_id in self._running or view_id in self._held:
             return
+        if tenant is not None:
+            self._tenants[view_id] = tenant
         # Called before the ack is sent. Held while Slack requests keep arriving; with nothing
         # to give way to it starts now, not one task (one turn of the loop) later.
         self._held[view_id] = self.pressure.deadline()
@@ -154,7 +159,11 @@ class Outbox:
     def _start(self, view_id: str, not_after: float) -> None:
         task = asyncio.create_task(self._guarded(view_id, not_after), name=f"outbox:{view_id}")
         self._running[view_id] = task
-        task.add_done_callback(lambda _: self._running.pop(view_id, None))
+        task.add_done_callback(lambda _: self._done_with(view_id))
+
+    def _done_with(self, view_id: str) -> None:
+        self._running.pop(view_id, None)
+        self._tenants.pop(view_id, None)
 
     def purge_drafts(self) -> int:
         """Forget failed drafts nobody reopened or discarded within DRAFT_DAYS (once an hour
@@ -269,15 +278,22 @@ class Outbox:
 
     async def _take_slot(self, view_id: str) -> None:
         """Wait for a worker slot; a wait that lasts is told to the person as "Queued"."""
+        tenant = self._tenants.get(view_id)
+        sub = None
+        if tenant is None:  # taken up by a sweep: its workspace is in its row
+            sub = self.store.get_submission(view_id)
+            tenant = sub.team_id if sub is not None else ""
+        waiter = asyncio.ensure_future(self._slots.acquire(tenant))
         try:
-            await asyncio.wait_for(self._slots.acquire(), SLOW_SECONDS)
-            return
-        except TimeoutError:
-            pass
-        sub = self.store.get_submission(view_id)
-        if sub is not None and sub.state == "pending":
-            self._background(self.notifier.show_waiting(sub, WAITING_TEXT))
-        await self._slots.acquire()
+            done, _ = await asyncio.wait({waiter}, timeout=SLOW_SECONDS)
+            if not done:  # keeps its place in the queue while the person is told
+                sub = sub or self.store.get_submission(view_id)
+                if sub is not None and sub.state == "pending":
+                    self._background(self.notifier.show_waiting(sub, WAITING_TEXT))
+            await waiter
+        except asyncio.CancelledError:
+            waiter.cancel()
+            raise
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

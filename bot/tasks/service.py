@@ -29,7 +29,7 @@ SLACKBOT = "USLACKBOT"
 class Enqueue(Protocol):
     """Hands a stored submission to the worker."""
 
-    def __call__(self, view_id: str) -> None: ...
+    def __call__(self, view_id: str, tenant: str | None = None) -> None: ...
 
 
 @dataclass
@@ -46,6 +46,7 @@ class SubmitResult:
 
     ack: dict[str, Any]
     enqueue: str | None = None
+    tenant: str | None = None  # the submission's workspace (the worker's slots are fair by it)
 
 
 class TaskService:
@@ -209,7 +210,7 @@ class TaskService:
             log.debug("submission %s accepted from %s", view_id, user_id)
         view = views.creating_modal(note_id)
         return SubmitResult(
-            {"response_action": "update", "view": view}, view_id if inserted else None
+            {"response_action": "update", "view": view}, view_id if inserted else None, sub.team_id
         )
 
     def _carry_ambiguity(self, sub: Submission, draft_of: str) -> None:

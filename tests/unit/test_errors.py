@@ -15,6 +15,7 @@ from bot.errors import (
     MaxCareAPIError,
     MaxCareError,
     MaxCareUnavailable,
+    NotConnected,
     NotFound,
     RateLimited,
     ServerError,
@@ -42,7 +43,7 @@ def test_every_error_is_drawn_and_exported() -> None:
 def test_the_drawing_is_the_class_tree() -> None:
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, RateLimited, ServerError):
         assert cls.__bases__ == (MaxCareAPIError,)
-    for cls in (MaxCareAPIError, MaxCareUnavailable, MaxCareAmbiguous):
+    for cls in (MaxCareAPIError, MaxCareUnavailable, MaxCareAmbiguous, NotConnected):
         assert cls.__bases__ == (MaxCareError,)
     others = set(classes()) - {c.__name__ for c in MaxCareError.__subclasses__()}
     assert BudgetUnreadable.__bases__ == (MaxCareUnavailable,)

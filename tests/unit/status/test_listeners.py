@@ -44,7 +44,9 @@ def command(user_id: str = DOCTOR) -> dict[str, Any]:
 async def test_status_of_a_task_is_answered_after_the_ack(
     listeners: StatusListeners, maxcare: FakeMaxCare
 ) -> None:
-    task = maxcare.add_task(assignee_ids=[maxcare.add_provider()["id"]], status="in_progress")
+    doctor = maxcare.add_provider()
+    listeners.status.store.set_link(DOCTOR, doctor["id"], actor=ADMIN)  # only linked people read
+    task = maxcare.add_task(assignee_ids=[doctor["id"]], status="in_progress")
     ack, respond = Recorder(), Recorder()
 
     await listeners.status_command(ack, command(), respond, task["id"])
