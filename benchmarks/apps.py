@@ -1,4 +1,5 @@
-"""The processes of one benchmark run: the bot (one database each), the baselines, the relay."""
+"""The processes of one benchmark run: the bot (a database each, or one PostgreSQL database
+shared), the baselines, the relay."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from benchmarks.procs import ROOT, Fakes, Proc, clean_env, free_port
 from benchmarks.traffic import DOCTOR, NURSES
+from bot.db.interface import Store
 from bot.db.store import SQLiteStore
 from tests.support import payloads
 
@@ -36,21 +38,36 @@ class Apps:
             "LOG_LEVEL": "INFO",
         }
 
-    def database(self, name: str) -> Path:
-        """A database of its own for one bot process, with every benchmark user linked."""
-        db = self.tmp / f"{name}.db"
-        store = SQLiteStore(db)
+    def _link_people(self, store: Store) -> None:
         try:
             for user, provider in self.people:
                 store.set_link(user, provider, actor="bench", provider_name=f"Bench {user}")
         finally:
             store.close()
+
+    def database(self, name: str) -> Path:
+        """A database of its own for one bot process, with every benchmark user linked."""
+        db = self.tmp / f"{name}.db"
+        self._link_people(SQLiteStore(db))
         return db
 
-    def bot(self, name: str, **env: str) -> Proc:
-        """`python -m bot serve` on its own database (not started)."""
+    def postgres(self, url: str) -> str:
+        """A PostgreSQL database (migrated, every benchmark user linked) for bots to share."""
+        from bot.db.postgres import PostgresStore
+
+        self._link_people(PostgresStore(url))
+        return url
+
+    def bot(self, name: str, database_url: str | None = None, **env: str) -> Proc:
+        """`python -m bot serve` on its own SQLite database, or on `database_url` (prepared
+        with `postgres`), not started."""
         port = free_port()
-        full = {**self.env, "PORT": str(port), "DATABASE_PATH": str(self.database(name)), **env}
+        where = (
+            {"DATABASE_URL": database_url}
+            if database_url
+            else {"DATABASE_PATH": str(self.database(name))}
+        )
+        full = {**self.env, "PORT": str(port), **where, **env}
         proc = Proc(
             name,
             bot_command(self.profile_dir, name),

@@ -176,20 +176,22 @@ class LatentMaxCare(FakeMaxCare):
         return web.json_response({"ids": ids})
 
     async def _stats(self, request: web.Request) -> web.Response:
-        """Task counts by notes text (duplicates show as counts above 1) and the 429 count."""
-        with self._lock:
-            by_notes = collections.Counter(t["notes"] for t in self.tasks.values())
-            limited = self.rate_limited_count
+        """Task counts by notes text (duplicates show as counts above 1) and the 429 count;
+        with `by_note=1`, the number of tasks of each note ID too (of those tasks)."""
         prefix = request.query.get("prefix", "")
-        mine = {k: v for k, v in by_notes.items() if k.startswith(prefix)}
-        return web.json_response(
-            {
-                "tasks": sum(mine.values()),
-                "distinct": len(mine),
-                "duplicates": sum(v - 1 for v in mine.values()),
-                "rate_limited": limited,
-            }
-        )
+        with self._lock:
+            tasks = [t for t in self.tasks.values() if t["notes"].startswith(prefix)]
+            limited = self.rate_limited_count
+        mine = collections.Counter(t["notes"] for t in tasks)
+        body: dict[str, Any] = {
+            "tasks": sum(mine.values()),
+            "distinct": len(mine),
+            "duplicates": sum(v - 1 for v in mine.values()),
+            "rate_limited": limited,
+        }
+        if request.query.get("by_note"):
+            body["by_note"] = dict(collections.Counter(t["noteId"] for t in tasks))
+        return web.json_response(body)
 
 
 def main(argv: list[str] | None = None) -> int:

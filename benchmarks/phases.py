@@ -133,8 +133,7 @@ def burst_phase(cfg: Any, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
     )
     duplicate_cards = sum(max(0, receipts.count[("chat.postMessage", s.key)] - 1) for s in accepted)
     span = (times[-1] - times[0]) if times else 0.0
-    # Windows' worth of requests over the time they took (+ the last window): 1.0 is the budget.
-    fraction = (len(times) / cfg.burst_limit * cfg.burst_window) / (span + cfg.burst_window)
+    fraction = budget_fraction(len(times), span, cfg.burst_limit, cfg.burst_window)
     return {
         "submissions": len(reqs),
         "accepted": len(accepted),
@@ -156,11 +155,22 @@ def burst_phase(cfg: Any, bot: Proc, fakes: Fakes, tags: Tags) -> dict:
         "duplicate_cards": duplicate_cards,
         "ack_ms": summary([s.ms for s in samples]),
         # MaxCare requests per budget window counted from the first one: shows where time went.
-        "requests_per_window": _per_window(times, cfg.burst_window),
+        "requests_per_window": per_window(times, cfg.burst_window),
     }
 
 
-def _per_window(times: list[float], window: float) -> list[int]:
+def budget_fraction(count: int, span: float, limit: int, window: float) -> float:
+    """How much of a budget of `limit` per `window` seconds `count` requests spent, sent
+    between a first and a last `span` seconds apart: 1.0 is the whole budget.
+
+    Windows' worth of requests over the time they took plus the last window (whose requests
+    may all come at its start): `limit` a window, back to back, is exactly 1.0.
+    """
+    return (count / limit * window) / (span + window)
+
+
+def per_window(times: list[float], window: float) -> list[int]:
+    """How many of `times` fall in each window, counted from the first."""
     if not times:
         return []
     counts = collections.Counter(int((t - times[0]) // window) for t in times)

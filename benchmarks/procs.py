@@ -53,6 +53,11 @@ class Proc:
 
     def start(self, timeout: float = 30.0) -> float:
         """Start the process and poll /healthz every 5 ms until 200; returns seconds to ready."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (several then start side by side)."""
         self._sink = self.log_path.open("ab")
         self.started_at = time.monotonic()
         self.popen = subprocess.Popen(
@@ -63,6 +68,10 @@ class Proc:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+
+    def wait_ready(self, timeout: float = 30.0) -> float:
+        """Poll /healthz every 5 ms until 200; returns seconds from launch to ready."""
+        assert self.popen is not None
         deadline = self.started_at + timeout
         with httpx.Client(timeout=1.0) as http:
             while True:
@@ -114,23 +123,14 @@ class Proc:
                 self._sink = None
 
 
-class Fakes:
-    """benchmarks.fakes in its own process: its addresses, and helpers for its control routes."""
+class Announced:
+    """A `python -m …` child that prints one JSON line once it serves, and serves until its
+    standard input closes (the line is `info`)."""
 
-    def __init__(self, slack_latency_ms: float, maxcare_latency_ms: float, log_path: Path) -> None:
+    def __init__(self, argv: list[str], log_path: Path, what: str) -> None:
         self._log = log_path.open("ab")
         self.popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.fakes",
-                "--slack-latency-ms",
-                str(slack_latency_ms),
-                "--maxcare-latency-ms",
-                str(maxcare_latency_ms),
-                "--max-seconds",
-                "3600",
-            ],
+            argv,
             cwd=ROOT,
             env=clean_env({}),
             stdin=subprocess.PIPE,
@@ -141,8 +141,56 @@ class Fakes:
         line = self.popen.stdout.readline()
         if not line:
             self.close()
-            raise RuntimeError(f"the fakes did not start; see {log_path}")
-        self.info: dict[str, str] = json.loads(line)
+            raise RuntimeError(f"{what} did not start; see {log_path}")
+        self.info: dict[str, Any] = json.loads(line)
+
+    def close(self) -> None:
+        """Close its standard input (it stops), then make sure it is gone."""
+        try:
+            if self.popen.stdin is not None:
+                self.popen.stdin.close()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        finally:
+            if self.popen.stdout is not None:
+                self.popen.stdout.close()
+            self._log.close()
+
+
+class SplitterProcess(Announced):
+    """benchmarks.splitter in its own process, round-robin over `backends` (host:port)."""
+
+    def __init__(self, backends: list[str], log_path: Path) -> None:
+        argv = [sys.executable, "-m", "benchmarks.splitter"]
+        for backend in backends:
+            argv += ["--backend", backend]
+        super().__init__(argv, log_path, "the splitter")
+        self.url = f"http://127.0.0.1:{self.info['port']}"
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Requests forwarded to, refused by and failed at each backend."""
+        return dict(httpx.get(f"{self.url}/_splitter/counts", timeout=10).json())
+
+
+class Fakes(Announced):
+    """benchmarks.fakes in its own process: its addresses, and helpers for its control routes."""
+
+    def __init__(self, slack_latency_ms: float, maxcare_latency_ms: float, log_path: Path) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "benchmarks.fakes",
+            "--slack-latency-ms",
+            str(slack_latency_ms),
+            "--maxcare-latency-ms",
+            str(maxcare_latency_ms),
+            "--max-seconds",
+            "3600",
+        ]
+        super().__init__(argv, log_path, "the fakes")
         self.http = httpx.Client(timeout=30)
 
     def env(self) -> dict[str, str]:
@@ -187,23 +235,17 @@ class Fakes:
         got = self.http.post(f"{self.info['maxcare_base']}/_bench/providers", json={"count": count})
         return list(got.json()["ids"])
 
-    def maxcare_stats(self, prefix: str = "") -> dict[str, int]:
-        got = self.http.get(f"{self.info['maxcare_base']}/_bench/stats", params={"prefix": prefix})
+    def maxcare_stats(self, prefix: str = "", by_note: bool = False) -> dict[str, Any]:
+        """Tasks, distinct, duplicates (by notes text starting with prefix), the 429 count;
+        with by_note, also `by_note`: how many tasks each note ID has."""
+        params = {"prefix": prefix, **({"by_note": "1"} if by_note else {})}
+        got = self.http.get(f"{self.info['maxcare_base']}/_bench/stats", params=params)
         return dict(got.json())
 
     def close(self) -> None:
-        """Close its standard input (it stops), then make sure it is gone."""
+        """Stop the fakes (see Announced.close) and close the control client."""
         try:
-            if self.popen.stdin is not None:
-                self.popen.stdin.close()
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
+            super().close()
         finally:
-            if self.popen.stdout is not None:
-                self.popen.stdout.close()
-            self._log.close()
             if hasattr(self, "http"):
                 self.http.close()

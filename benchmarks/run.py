@@ -89,7 +89,7 @@ def run(cfg: Config) -> dict[str, Any]:
     """Every measure, with every process stopped at the end whatever happens."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="maxcare-bench-"))
-    results: dict[str, Any] = {"meta": _meta(cfg)}
+    results: dict[str, Any] = {"meta": meta(cfg, "benchmarks.run")}
     tags = Tags()
     fakes = Fakes(cfg.slack_latency_ms, cfg.maxcare_latency_ms, tmp / "fakes.log")
     raw: dict[str, Any] = {}
@@ -181,7 +181,7 @@ def run(cfg: Config) -> dict[str, Any]:
         if "apps" in locals():
             apps.stop()
         fakes.close()
-    results["meta"]["loadavg_end"] = _loadavg()
+    results["meta"]["loadavg_end"] = loadavg()
     results["failures"] = failures(results)
     results["targets"] = targets(results)
     png = draw_ack_chart(raw, RESULTS / "ack_latency.png")
@@ -190,14 +190,16 @@ def run(cfg: Config) -> dict[str, Any]:
     return results
 
 
-def _loadavg() -> str:
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages (the machine is shared: figures depend on it)."""
     try:
         return str(Path("/proc/loadavg").read_text().split(" ")[0:3])
     except OSError:
         return "?"
 
 
-def _meta(cfg: Config) -> dict[str, Any]:
+def meta(cfg: Any, module: str) -> dict[str, Any]:
+    """When, where and how a run of `python -m <module>` was made (cfg: its dataclass)."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -209,12 +211,12 @@ def _meta(cfg: Config) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return {
-        "command": "python -m benchmarks.run" + (" --quick" if cfg.quick else ""),
+        "command": f"python -m {module}" + (" --quick" if cfg.quick else ""),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": commit,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "loadavg_start": _loadavg(),
+        "loadavg_start": loadavg(),
         "config": asdict(cfg),
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +36,22 @@ class PgServer:
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         """A connection for CREATE and DROP DATABASE."""
         return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+
+    @contextmanager
+    def database(self, prefix: str = "bot_test") -> Iterator[str]:
+        """The URL of a new, empty database, dropped afterwards (connections and all)."""
+        name = f"{prefix}_{secrets.token_hex(6)}"
+        with self.admin() as conn:
+            # FILE_COPY: quicker than logging every page of the template, for a small database.
+            create = "CREATE DATABASE {} TEMPLATE template0 STRATEGY FILE_COPY"
+            conn.execute(sql.SQL(create).format(sql.Identifier(name)))
+        try:
+            yield self.url_for(name)
+        finally:
+            with self.admin() as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
 
 
 def _unavailable(reason: str) -> None:
@@ -61,18 +78,8 @@ def pg_server() -> PgServer:
 @pytest.fixture
 def pg_url(pg_server: PgServer) -> Iterator[str]:
     """The URL of a new, empty database, dropped after the test (connections and all)."""
-    name = f"bot_test_{secrets.token_hex(6)}"
-    with pg_server.admin() as conn:
-        # FILE_COPY: quicker than logging every page of the template, for a database this small.
-        create = "CREATE DATABASE {} TEMPLATE template0 STRATEGY FILE_COPY"
-        conn.execute(sql.SQL(create).format(sql.Identifier(name)))
-    try:
-        yield pg_server.url_for(name)
-    finally:
-        with pg_server.admin() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with pg_server.database() as url:
+        yield url
 
 
 @pytest.fixture
