@@ -182,3 +182,7 @@ async def test_every_registered_listener_asks_only_for_what_bolt_injects(
         assert spec.args[0] == "self", function  # the one Bolt skips
         assert set(spec.args[1:]) <= BOLT_ARGUMENTS, (function, spec.args)
         assert not spec.kwonlyargs and spec.varargs is None and spec.varkw is None, function
+
+
+def test_the_install_asks_for_the_manifests_bot_scopes(manifest: dict[str, Any]) -> None:
+    assert list(ids.BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
