@@ -14,7 +14,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["Workspace", "current", "enter", "isolated", "serving"]
+__all__ = [
+    "SINGLE", "NotServing", "Workspace", "current", "enter", "isolated", "key_or_single",
+    "served_key", "serving",
+]  # fmt: skip
+
+# The workspace key of single-workspace mode's rows (and of rows from before many workspaces).
+SINGLE = ""
+
+
+class NotServing(RuntimeError):
+    """Workspace data asked for while serving no workspace, in many-workspace mode: a bug, and
+    refused rather than answered from some workspace's rows."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,20 @@ _CURRENT: ContextVar[Workspace | None] = ContextVar("workspace", default=None)
 def current() -> Workspace | None:
     """The workspace being served, if any."""
     return _CURRENT.get()
+
+
+def key_or_single() -> str:
+    """The served workspace's key; single-workspace mode's (SINGLE) when none is served."""
+    workspace = _CURRENT.get()
+    return workspace.key if workspace is not None else SINGLE
+
+
+def served_key() -> str:
+    """The served workspace's key (many-workspace mode's stores scope every query by it)."""
+    workspace = _CURRENT.get()
+    if workspace is None:
+        raise NotServing("workspace data asked for while serving no workspace")
+    return workspace.key
 
 
 @contextmanager

@@ -5,19 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from bot import tenancy
 from bot.db.interface import Store, utcnow
 from bot.db.store import SQLiteStore
 from bot.settings import DatabaseSettings
 
 
-def open_store(settings: DatabaseSettings, *, clock: Callable[[], datetime] = utcnow) -> Store:
-    """The store of DATABASE_URL (PostgreSQL) or DATABASE_PATH (SQLite), migrated."""
+def open_store(
+    settings: DatabaseSettings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    scope: Callable[[], str] = tenancy.key_or_single,
+) -> Store:
+    """The store of DATABASE_URL (PostgreSQL) or DATABASE_PATH (SQLite), migrated; `scope`
+    names the workspace each query is for (many-workspace mode: the served one, or refused)."""
     if settings.database_url is not None:
         # Imported here: psycopg loads libpq, which a SQLite deployment never needs.
         from bot.db.postgres import PostgresStore
 
-        return PostgresStore(settings.database_url.get_secret_value(), clock=clock)
-    return SQLiteStore(settings.database_path, clock=clock)
+        return PostgresStore(settings.database_url.get_secret_value(), clock=clock, scope=scope)
+    return SQLiteStore(settings.database_path, clock=clock, scope=scope)
 
 
 def describe_database(settings: DatabaseSettings) -> str:

@@ -100,6 +100,7 @@ class Submission:
     ambiguous: int = 0  # 1: a POST may have created the task; look it up before any other POST
     acked_at: str | None = None  # the latest ack: the retry window counts from here
     completed_at: str | None = None  # workflow steps: when Slack heard the step's outcome
+    workspace: str = ""  # the installation it came from (bot.tenancy); set by the store
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -405,8 +406,8 @@ class Store(Protocol):
         """Swap the (bot, refresh) token texts only if they are still `old` (re-encryption must
         not undo a refresh that happened meanwhile); True when swapped."""
 
-    def count_links_by_team(self) -> dict[str | None, int]:
-        """How many links each team has (the links' team_id)."""
+    def count_links_by_workspace(self) -> dict[str, int]:
+        """How many links each workspace has, by installation key (every workspace's)."""
 
     def issue_oauth_state(self, state: str, expires_at: datetime) -> None:
         """Remember an OAuth state until it expires (expired ones are cleared as it goes)."""

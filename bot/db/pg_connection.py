@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from bot import tenancy
 from bot.db.interface import utcnow
 from bot.db.pg_schema import migrate as apply_migrations
 from bot.db.pg_schema import schema_version as version_of
@@ -30,8 +31,15 @@ TCP_USER_TIMEOUT_MS = 15_000
 class PgConnection:
     """The pool (autocommit: a call that is one statement is one round trip and one commit)."""
 
-    def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        scope: Callable[[], str] = tenancy.key_or_single,
+    ) -> None:
         self.clock = clock
+        self.scope = scope  # the workspace whose rows each query reads and writes
         # Migrated on a connection of its own first: a server that cannot be reached or refuses
         # the login says so here, in libpq's words, rather than as a pool timeout.
         with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as c:
@@ -136,14 +144,17 @@ def update_sql(table: str, key: str, columns: tuple[str, ...]) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def upsert_sql(table: str, key: str, columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> bytes:
+def upsert_sql(
+    table: str, key: str | tuple[str, ...], columns: tuple[str, ...], keep: tuple[str, ...] = ()
+) -> bytes:
     """Insert a row or, when its key exists, update every column but the key and `keep`."""
-    later = [c for c in columns if c != key and c not in keep]
+    keys = (key,) if isinstance(key, str) else key
+    later = [c for c in columns if c not in keys and c not in keep]
     query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}").format(
         sql.Identifier(table),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-        sql.Identifier(key),
+        sql.SQL(", ").join(map(sql.Identifier, keys)),
         sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in later),
     )
     return query.as_bytes()

@@ -88,9 +88,9 @@ class PgInstallations(PgConnection):
             [*new, self._now(), key, *old],
         ) == 1
 
-    def count_links_by_team(self) -> dict[str | None, int]:
-        """How many links each team has."""
-        rows = self._all("SELECT team_id, count(*) FROM links GROUP BY team_id")
+    def count_links_by_workspace(self) -> dict[str, int]:
+        """How many links each workspace has."""
+        rows = self._all("SELECT workspace, count(*) FROM links GROUP BY workspace")
         return {team: int(count) for team, count in rows}
 
     def issue_oauth_state(self, state: str, expires_at: datetime) -> None:

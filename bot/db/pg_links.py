@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from bot import tenancy
 from bot.db.interface import (
     LINK_CACHE_MAX,
     LINK_COLUMNS,
@@ -33,27 +34,34 @@ _IMPORT_TABLE = (
     'CREATE TEMP TABLE import_rows (ord integer, slack_user_id text COLLATE "C", '
     'provider_id text COLLATE "C") ON COMMIT DROP'
 )
-# Both read the links as they were before the import (the table is locked against writers).
+# Both read the workspace's links as they were before the import (the table is locked against
+# writers).
+_IMPORT_JOIN = (
+    "FROM import_rows r LEFT JOIN links l "
+    "ON l.workspace = %(workspace)s AND l.slack_user_id = r.slack_user_id"
+)
 _IMPORT_AUDIT = (
-    "INSERT INTO link_events (slack_user_id, actor, at, old_provider_id, new_provider_id) "
-    "SELECT r.slack_user_id, %(actor)s, %(now)s, l.provider_id, r.provider_id "
-    "FROM import_rows r LEFT JOIN links l USING (slack_user_id) "
+    "INSERT INTO link_events (workspace, slack_user_id, actor, at, old_provider_id, "
+    "new_provider_id) "
+    "SELECT %(workspace)s, r.slack_user_id, %(actor)s, %(now)s, l.provider_id, r.provider_id "
+    f"{_IMPORT_JOIN} "
     "WHERE l.provider_id IS DISTINCT FROM r.provider_id ORDER BY r.ord"
 )
 # Row by row, the SQLite store keeps a name only for the same provider, and clears the
 # "provider not found" flag once any row brings another provider; the last row wins.
 _IMPORT_UPSERT = (
-    "INSERT INTO links (slack_user_id, provider_id, provider_name, team_id, linked_by, "
-    "linked_at, stale_reason, stale_since) "
-    "SELECT DISTINCT ON (slack_user_id) slack_user_id, provider_id, name, NULL, %(actor)s, "
+    "INSERT INTO links (workspace, slack_user_id, provider_id, provider_name, team_id, "
+    "linked_by, linked_at, stale_reason, stale_since) "
+    "SELECT DISTINCT ON (slack_user_id) %(workspace)s, slack_user_id, provider_id, name, NULL, "
+    "%(actor)s, "
     "%(now)s, CASE WHEN cleared THEN NULL ELSE stale_reason END, "
     "CASE WHEN cleared THEN NULL ELSE stale_since END FROM ("
     "SELECT r.ord, r.slack_user_id, r.provider_id, l.stale_reason, l.stale_since, "
     "CASE WHEN l.provider_id = r.provider_id THEN l.provider_name END AS name, "
     "l.stale_reason = %(provider)s AND bool_or(l.provider_id <> r.provider_id) "
     "OVER (PARTITION BY r.slack_user_id) AS cleared "
-    "FROM import_rows r LEFT JOIN links l USING (slack_user_id)) AS x "
-    "ORDER BY slack_user_id, ord DESC ON CONFLICT (slack_user_id) DO UPDATE SET "
+    f"{_IMPORT_JOIN}) AS x "
+    "ORDER BY slack_user_id, ord DESC ON CONFLICT (workspace, slack_user_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in LINK_COLUMNS if c != "slack_user_id")
 )
 
@@ -61,9 +69,16 @@ _IMPORT_UPSERT = (
 class PgLinks(PgConnection):
     """The links part of the PostgreSQL store."""
 
-    def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow) -> None:
-        super().__init__(url, clock=clock)
-        self._links: dict[str, Link | None] = {}  # get_links' memory; None: not linked
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        scope: Callable[[], str] = tenancy.key_or_single,
+    ) -> None:
+        super().__init__(url, clock=clock, scope=scope)
+        # get_links' memory, by workspace and person; None: not linked
+        self._links: dict[tuple[str, str], Link | None] = {}
         self._links_read_at: datetime | None = None
 
     def _rolled_back(self) -> None:
@@ -85,14 +100,18 @@ class PgLinks(PgConnection):
         if not fresh or len(self._links) > LINK_CACHE_MAX:
             self._links.clear()
             self._links_read_at = now
+        scope = self.scope()
         ids = list(dict.fromkeys(slack_user_ids))
-        missing = [i for i in ids if i not in self._links]
+        missing = [i for i in ids if (scope, i) not in self._links]
         if missing:
-            rows = self._all(f"{_LINK_SELECT} WHERE slack_user_id = ANY(%s)", [missing])
+            rows = self._all(
+                f"{_LINK_SELECT} WHERE workspace = %s AND slack_user_id = ANY(%s)",
+                [scope, missing],
+            )
             found = {row[0]: Link(*row) for row in rows}
             for i in missing:
-                self._links[i] = found.get(i)
-        return {i: link for i in ids if (link := self._links[i]) is not None}
+                self._links[scope, i] = found.get(i)
+        return {i: link for i in ids if (link := self._links[scope, i]) is not None}
 
     def _links_written(self) -> None:
         """Forget the links read into memory (this store's own writes)."""
@@ -100,11 +119,14 @@ class PgLinks(PgConnection):
 
     def list_links(self) -> list[Link]:
         """Every link, ordered by Slack user ID."""
-        return [Link(*row) for row in self._all(f"{_LINK_SELECT} ORDER BY slack_user_id")]
+        rows = self._all(
+            f"{_LINK_SELECT} WHERE workspace = %s ORDER BY slack_user_id", [self.scope()]
+        )
+        return [Link(*row) for row in rows]
 
     def count_links(self) -> int:
-        """How many links there are."""
-        return int(self._all("SELECT count(*) FROM links")[0][0])
+        """How many links the workspace has."""
+        return int(self._all("SELECT count(*) FROM links WHERE workspace = %s", [self.scope()])[0][0])
 
     def _lock_links(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute("LOCK TABLE links IN SHARE ROW EXCLUSIVE MODE")  # one link writer at once
@@ -112,7 +134,10 @@ class PgLinks(PgConnection):
     def _read_link(self, conn: psycopg.Connection[Any], slack_user_id: str) -> Link | None:
         """The link as the database has it now, the links table locked against writers."""
         self._lock_links(conn)
-        row = conn.execute(f"{_LINK_SELECT} WHERE slack_user_id = %s", [slack_user_id]).fetchone()
+        row = conn.execute(
+            f"{_LINK_SELECT} WHERE workspace = %s AND slack_user_id = %s",
+            [self.scope(), slack_user_id],
+        ).fetchone()
         return Link(*row) if row else None
 
     def set_link(
@@ -129,6 +154,7 @@ class PgLinks(PgConnection):
         with self.transaction(), self._conn() as conn:
             old = self._read_link(conn, slack_user_id)
             row: dict[str, Any] = {
+                "workspace": self.scope(),
                 "slack_user_id": slack_user_id,
                 "provider_id": provider_id,
                 "provider_name": provider_name,
@@ -139,7 +165,9 @@ class PgLinks(PgConnection):
             if old and old.provider_id != provider_id and old.stale_reason == STALE_PROVIDER:
                 row.update(stale_reason=None, stale_since=None)  # the unknown provider is replaced
             self._links_written()
-            conn.execute(upsert_sql("links", "slack_user_id", tuple(row)), list(row.values()))
+            conn.execute(
+                upsert_sql("links", ("workspace", "slack_user_id"), tuple(row)), list(row.values())
+            )
             if old is None or old.provider_id != provider_id:
                 self._audit(conn, slack_user_id, actor, old.provider_id if old else None,
                             provider_id, now)  # fmt: skip
@@ -151,7 +179,10 @@ class PgLinks(PgConnection):
             old = self._read_link(conn, slack_user_id)
             if old is not None:
                 self._links_written()
-                conn.execute("DELETE FROM links WHERE slack_user_id = %s", [slack_user_id])
+                conn.execute(
+                    "DELETE FROM links WHERE workspace = %s AND slack_user_id = %s",
+                    [self.scope(), slack_user_id],
+                )
                 self._audit(conn, slack_user_id, actor, old.provider_id, None, self._now())
         return old
 
@@ -161,7 +192,10 @@ class PgLinks(PgConnection):
         The rows are copied into a temporary table (COPY), then audited and upserted by two
         statements, whatever their number.
         """
-        args = {"actor": actor, "now": self._now(), "provider": STALE_PROVIDER}
+        args = {
+            "actor": actor, "now": self._now(), "provider": STALE_PROVIDER,
+            "workspace": self.scope(),
+        }  # fmt: skip
         with self.transaction(), self._conn() as conn:
             self._lock_links(conn)
             conn.execute(_IMPORT_TABLE)
@@ -186,18 +220,21 @@ class PgLinks(PgConnection):
         at: str,
     ) -> None:
         conn.execute(
-            "INSERT INTO link_events (slack_user_id, actor, at, old_provider_id, new_provider_id) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            [slack_user_id, actor, at, old, new],
+            "INSERT INTO link_events (workspace, slack_user_id, actor, at, old_provider_id, "
+            "new_provider_id) VALUES (%s, %s, %s, %s, %s, %s)",
+            [self.scope(), slack_user_id, actor, at, old, new],
         )
 
     def link_events(self, slack_user_id: str | None = None) -> list[LinkEvent]:
         """The audit trail, oldest first, for one user or everyone."""
         select = f"SELECT {', '.join(LinkEvent.__dataclass_fields__)} FROM link_events"
         if slack_user_id:
-            rows = self._all(f"{select} WHERE slack_user_id = %s ORDER BY id", [slack_user_id])
+            rows = self._all(
+                f"{select} WHERE workspace = %s AND slack_user_id = %s ORDER BY id",
+                [self.scope(), slack_user_id],
+            )
         else:
-            rows = self._all(f"{select} ORDER BY id")
+            rows = self._all(f"{select} WHERE workspace = %s ORDER BY id", [self.scope()])
         return [LinkEvent(*row) for row in rows]
 
     def mark_stale(self, slack_user_id: str, reason: str) -> bool:
@@ -205,15 +242,18 @@ class PgLinks(PgConnection):
         self._links_written()
         changed = self._count(
             "UPDATE links SET stale_reason = %s, stale_since = %s "
-            "WHERE slack_user_id = %s AND stale_reason IS DISTINCT FROM %s",
-            [reason, self._now(), slack_user_id, reason],
+            "WHERE workspace = %s AND slack_user_id = %s AND stale_reason IS DISTINCT FROM %s",
+            [reason, self._now(), self.scope(), slack_user_id, reason],
         )
         return changed == 1
 
     def clear_stale(self, slack_user_id: str, reason: str | None = None) -> bool:
         """Unflag a link (only when flagged for `reason`, if given); True when it changed."""
-        query = "UPDATE links SET stale_reason = NULL, stale_since = NULL WHERE slack_user_id = %s"
-        args: list[Any] = [slack_user_id]
+        query = (
+            "UPDATE links SET stale_reason = NULL, stale_since = NULL "
+            "WHERE workspace = %s AND slack_user_id = %s"
+        )
+        args: list[Any] = [self.scope(), slack_user_id]
         query += " AND stale_reason = %s" if reason else " AND stale_reason IS NOT NULL"
         args += [reason] if reason else []
         self._links_written()
@@ -226,14 +266,17 @@ class PgLinks(PgConnection):
             return {}
         found: dict[str, str] = {}
         for provider_id, user_id in self._all(
-            "SELECT provider_id, slack_user_id FROM links WHERE provider_id = ANY(%s) "
-            "ORDER BY slack_user_id",
-            [ids],
+            "SELECT provider_id, slack_user_id FROM links WHERE workspace = %s "
+            "AND provider_id = ANY(%s) ORDER BY slack_user_id",
+            [self.scope(), ids],
         ):
             found.setdefault(provider_id, user_id)
         return found
 
     def count_stale_links(self) -> int | None:
         """Links marked stale."""
-        query = "SELECT count(*) FROM links WHERE stale_reason IS NOT NULL AND stale_reason <> ''"
-        return int(self._all(query)[0][0])
+        query = (
+            "SELECT count(*) FROM links WHERE workspace = %s "
+            "AND stale_reason IS NOT NULL AND stale_reason <> ''"
+        )
+        return int(self._all(query, [self.scope()])[0][0])

@@ -197,6 +197,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX oauth_states_expires_at ON oauth_states (expires_at);
     """,
+    # 5 (SQLite's 9): each workspace's own rows, keyed by its installation ('' for one
+    # workspace); a person is linked, and chooses, once per workspace.
+    f"""
+    ALTER TABLE links ADD COLUMN workspace {_T} NOT NULL DEFAULT '';
+    ALTER TABLE links DROP CONSTRAINT links_pkey;
+    ALTER TABLE links ADD PRIMARY KEY (workspace, slack_user_id);
+    ALTER TABLE link_events ADD COLUMN workspace {_T} NOT NULL DEFAULT '';
+    ALTER TABLE submissions ADD COLUMN workspace {_T} NOT NULL DEFAULT '';
+    ALTER TABLE tasks ADD COLUMN workspace {_T} NOT NULL DEFAULT '';
+    CREATE INDEX tasks_workspace_created_by ON tasks (workspace, created_by, created_at);
+    ALTER TABLE preferences ADD COLUMN workspace {_T} NOT NULL DEFAULT '';
+    ALTER TABLE preferences DROP CONSTRAINT preferences_pkey;
+    ALTER TABLE preferences ADD PRIMARY KEY (workspace, slack_user_id);
+    """,
 ]
 
 

@@ -65,8 +65,8 @@ class PgWatch(PgConnection):
             return {}
         rows = self._all(
             "SELECT slack_user_id, notify_assigned FROM preferences "
-            "WHERE slack_user_id = ANY(%s)",
-            [ids],
+            "WHERE workspace = %s AND slack_user_id = ANY(%s)",
+            [self.scope(), ids],
         )
         chosen = {user_id: bool(on) for user_id, on in rows}
         return {user_id: chosen.get(user_id, True) for user_id in ids}
@@ -74,8 +74,8 @@ class PgWatch(PgConnection):
     def set_notify_assigned(self, slack_user_id: str, on: bool) -> None:
         """Turn one person's DMs for tasks assigned to them on or off."""
         self._count(
-            "INSERT INTO preferences (slack_user_id, notify_assigned, updated_at) "
-            "VALUES (%s, %s, %s) ON CONFLICT (slack_user_id) DO UPDATE SET "
+            "INSERT INTO preferences (workspace, slack_user_id, notify_assigned, updated_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (workspace, slack_user_id) DO UPDATE SET "
             "notify_assigned = excluded.notify_assigned, updated_at = excluded.updated_at",
-            [slack_user_id, int(on), self._now()],
+            [self.scope(), slack_user_id, int(on), self._now()],
         )

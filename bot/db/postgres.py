@@ -57,6 +57,7 @@ class PostgresStore(PgLinks, PgWatch, PgInstallations):
         now = self._now()
         params = []
         for sub in subs:
+            sub.workspace = self.scope()
             sub.created_at = sub.created_at or now
             sub.updated_at = now
             params.append([*submission_values(sub), sub.view_id])
@@ -158,9 +159,9 @@ class PostgresStore(PgLinks, PgWatch, PgInstallations):
     def task_for_message(self, message_key: str) -> str | None:
         """The task already created from a message (channel:ts), if any."""
         rows = self._all(
-            "SELECT task_id FROM submissions WHERE message_key = %s AND task_id IS NOT NULL "
-            "ORDER BY created_at DESC LIMIT 1",
-            [message_key],
+            "SELECT task_id FROM submissions WHERE message_key = %s AND workspace = %s "
+            "AND task_id IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+            [message_key, self.scope()],
         )
         return rows[0][0] if rows else None
 
@@ -207,14 +208,18 @@ class PostgresStore(PgLinks, PgWatch, PgInstallations):
         now = self._now()
         row["updated_at"] = now
         row.setdefault("created_at", now)
+        row["workspace"] = self.scope()
         if not all(key.isidentifier() for key in row):
             raise ValueError("task columns must be plain names")
-        self._count(upsert_sql("tasks", "task_id", tuple(row), keep=("created_at",)),
+        keep = ("created_at", "workspace")
+        self._count(upsert_sql("tasks", "task_id", tuple(row), keep=keep),
                     list(row.values()))  # fmt: skip
 
     def get_task(self, task_id: str) -> dict[str, Any] | None:
-        """One recorded task."""
-        rows = self._dicts("SELECT * FROM tasks WHERE task_id = %s", [task_id])
+        """One recorded task of the workspace."""
+        rows = self._dicts(
+            "SELECT * FROM tasks WHERE task_id = %s AND workspace = %s", [task_id, self.scope()]
+        )
         return rows[0] if rows else None
 
     def update_task(self, task_id: str, **changes: Any) -> None:
@@ -267,6 +272,7 @@ class PostgresStore(PgLinks, PgWatch, PgInstallations):
     def recent_tasks(self, created_by: str, limit: int = 10) -> list[dict[str, Any]]:
         """Tasks one person created through the app, newest first."""
         return self._dicts(
-            "SELECT * FROM tasks WHERE created_by = %s ORDER BY created_at DESC LIMIT %s",
-            [created_by, limit],
+            "SELECT * FROM tasks WHERE created_by = %s AND workspace = %s "
+            "ORDER BY created_at DESC LIMIT %s",
+            [created_by, self.scope(), limit],
         )

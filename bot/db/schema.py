@@ -183,6 +183,17 @@ def _v8(db: sqlite_utils.Database) -> None:
     db.table("oauth_states").create_index(["expires_at"])
 
 
+def _v9(db: sqlite_utils.Database) -> None:
+    """Each workspace's own rows: links, their audit, submissions, tasks and preferences carry
+    the key of the installation they belong to (SINGLE, '', for one workspace), and a person is
+    linked, and chooses, once per workspace. Rows from before are single-workspace mode's."""
+    for table in ("links", "link_events", "submissions", "tasks", "preferences"):
+        db.table(table).add_column("workspace", str, not_null_default="")
+    db.table("links").transform(pk=("workspace", "slack_user_id"))
+    db.table("preferences").transform(pk=("workspace", "slack_user_id"))
+    db.table("tasks").create_index(["workspace", "created_by", "created_at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9,
 ]  # fmt: skip

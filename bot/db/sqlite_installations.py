@@ -108,9 +108,9 @@ class SQLiteInstallations:
         )
         return cur.rowcount == 1
 
-    def count_links_by_team(self) -> dict[str | None, int]:
-        """How many links each team has."""
-        rows = self.db.execute("SELECT team_id, count(*) FROM links GROUP BY team_id")
+    def count_links_by_workspace(self) -> dict[str, int]:
+        """How many links each workspace has."""
+        rows = self.db.execute("SELECT workspace, count(*) FROM links GROUP BY workspace")
         return {team: count for team, count in rows.fetchall()}
 
     def issue_oauth_state(self, state: str, expires_at: datetime) -> None:

@@ -38,6 +38,7 @@ from bot.db.interface import (
     submission_values,
     utcnow,
 )
+from bot import tenancy
 from bot.db.schema import MIGRATIONS
 from bot.db.sqlite_installations import SQLiteInstallations
 
@@ -68,9 +69,16 @@ _LINK_SELECT = f"SELECT {', '.join(LINK_COLUMNS)} FROM links"
 class SQLiteStore(SQLiteInstallations):
     """Store on one SQLite file; one instance per process, used from the event loop thread."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        scope: Callable[[], str] = tenancy.key_or_single,
+    ) -> None:
         self.path = Path(path)
         self.clock = clock
+        self.scope = scope  # the workspace whose rows each query reads and writes
         if str(path) != ":memory:":
             _create_private(self.path)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -81,7 +89,7 @@ class SQLiteStore(SQLiteInstallations):
         # In WAL mode NORMAL keeps every commit through a crash or kill -9 and skips the fsync
         # (a full sync costs 5x the whole insert); only a power loss could undo the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self._links: dict[str, Link | None] = {}  # get_links' memory; None: not linked
+        self._links: dict[tuple[str, str], Link | None] = {}  # get_links' memory by workspace
         self._links_version = -1
         self.migrate()
 
@@ -142,7 +150,8 @@ class SQLiteStore(SQLiteInstallations):
     def _read_link(self, slack_user_id: str) -> Link | None:
         """The link as the database has it now (inside a write's transaction)."""
         row = self.db.conn.execute(
-            f"{_LINK_SELECT} WHERE slack_user_id = ?", [slack_user_id]
+            f"{_LINK_SELECT} WHERE workspace = ? AND slack_user_id = ?",
+            [self.scope(), slack_user_id],
         ).fetchone()
         return Link(*row) if row else None
 
@@ -156,15 +165,19 @@ class SQLiteStore(SQLiteInstallations):
         if version != self._links_version or len(self._links) > LINK_CACHE_MAX:
             self._links.clear()
             self._links_version = version
+        scope = self.scope()
         ids = list(dict.fromkeys(slack_user_ids))
-        missing = [i for i in ids if i not in self._links]
+        missing = [i for i in ids if (scope, i) not in self._links]
         if missing:
             marks = ",".join("?" * len(missing))
-            cur = self.db.conn.execute(f"{_LINK_SELECT} WHERE slack_user_id IN ({marks})", missing)
+            cur = self.db.conn.execute(
+                f"{_LINK_SELECT} WHERE workspace = ? AND slack_user_id IN ({marks})",
+                [scope, *missing],
+            )
             found = {row[0]: Link(*row) for row in cur}
             for i in missing:
-                self._links[i] = found.get(i)
-        return {i: link for i in ids if (link := self._links[i]) is not None}
+                self._links[scope, i] = found.get(i)
+        return {i: link for i in ids if (link := self._links[scope, i]) is not None}
 
     def _links_written(self) -> None:
         """Forget the links read into memory (this connection's own writes)."""
@@ -172,11 +185,15 @@ class SQLiteStore(SQLiteInstallations):
 
     def list_links(self) -> list[Link]:
         """Every link, ordered by Slack user ID."""
-        return [Link(**r) for r in self.db.table("links").rows_where(order_by="slack_user_id")]
+        rows = self.db.conn.execute(
+            f"{_LINK_SELECT} WHERE workspace = ? ORDER BY slack_user_id", [self.scope()]
+        )
+        return [Link(*row) for row in rows]
 
     def count_links(self) -> int:
-        """How many links there are."""
-        return self.db.table("links").count
+        """How many links the workspace has."""
+        row = self.db.execute("SELECT count(*) FROM links WHERE workspace = ?", [self.scope()])
+        return int(row.fetchone()[0])
 
     def set_link(
         self,
@@ -204,6 +221,7 @@ class SQLiteStore(SQLiteInstallations):
     ) -> None:
         now = self._now()
         row: dict[str, Any] = {
+            "workspace": self.scope(),
             "slack_user_id": slack_user_id,
             "provider_id": provider_id,
             "provider_name": provider_name,
@@ -215,11 +233,12 @@ class SQLiteStore(SQLiteInstallations):
             row.update(stale_reason=None, stale_since=None)  # the unknown provider is replaced
         # Plain SQL: sqlite-utils' upsert and insert introspect the table on every call, which made
         # a large `links import` several times slower.
-        changes = ", ".join(f"{col} = excluded.{col}" for col in row if col != "slack_user_id")
+        keys = ("workspace", "slack_user_id")
+        changes = ", ".join(f"{col} = excluded.{col}" for col in row if col not in keys)
         self._links_written()
         self.db.execute(
             f"INSERT INTO links ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
-            f"ON CONFLICT (slack_user_id) DO UPDATE SET {changes}",
+            f"ON CONFLICT (workspace, slack_user_id) DO UPDATE SET {changes}",
             list(row.values()),
         )
         if old is None or old.provider_id != provider_id:
@@ -231,7 +250,10 @@ class SQLiteStore(SQLiteInstallations):
             old = self._read_link(slack_user_id)
             if old is not None:
                 self._links_written()
-                self.db.table("links").delete(slack_user_id)
+                self.db.execute(
+                    "DELETE FROM links WHERE workspace = ? AND slack_user_id = ?",
+                    [self.scope(), slack_user_id],
+                )
                 self._audit(slack_user_id, actor, old.provider_id, None, self._now())
         return old
 
@@ -249,31 +271,40 @@ class SQLiteStore(SQLiteInstallations):
         self, slack_user_id: str, actor: str, old: str | None, new: str | None, at: str
     ) -> None:
         self.db.execute(
-            "INSERT INTO link_events (slack_user_id, actor, at, old_provider_id, new_provider_id) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [slack_user_id, actor, at, old, new],
+            "INSERT INTO link_events (workspace, slack_user_id, actor, at, old_provider_id, "
+            "new_provider_id) VALUES (?, ?, ?, ?, ?, ?)",
+            [self.scope(), slack_user_id, actor, at, old, new],
         )
 
     def link_events(self, slack_user_id: str | None = None) -> list[LinkEvent]:
         """The audit trail, oldest first, for one user or everyone."""
-        where, args = ("slack_user_id = ?", [slack_user_id]) if slack_user_id else (None, [])
-        rows = self.db.table("link_events").rows_where(where, args, order_by="id")
-        return [LinkEvent(**{k: v for k, v in r.items() if k != "id"}) for r in rows]
+        where, args = "workspace = ?", [self.scope()]
+        if slack_user_id:
+            where, args = f"{where} AND slack_user_id = ?", [*args, slack_user_id]
+        rows = self.db.execute(
+            f"SELECT {', '.join(LinkEvent.__dataclass_fields__)} FROM link_events "
+            f"WHERE {where} ORDER BY id",
+            args,
+        )
+        return [LinkEvent(*row) for row in rows]
 
     def mark_stale(self, slack_user_id: str, reason: str) -> bool:
         """Flag a link as unusable (STALE_SLACK / STALE_PROVIDER); True when it changed."""
         self._links_written()
         cur = self.db.execute(
             "UPDATE links SET stale_reason = ?, stale_since = ? "
-            "WHERE slack_user_id = ? AND stale_reason IS NOT ?",
-            [reason, self._now(), slack_user_id, reason],
+            "WHERE workspace = ? AND slack_user_id = ? AND stale_reason IS NOT ?",
+            [reason, self._now(), self.scope(), slack_user_id, reason],
         )
         return cur.rowcount == 1
 
     def clear_stale(self, slack_user_id: str, reason: str | None = None) -> bool:
         """Unflag a link (only when flagged for `reason`, if given); True when it changed."""
-        sql = "UPDATE links SET stale_reason = NULL, stale_since = NULL WHERE slack_user_id = ?"
-        args: list[Any] = [slack_user_id]
+        sql = (
+            "UPDATE links SET stale_reason = NULL, stale_since = NULL "
+            "WHERE workspace = ? AND slack_user_id = ?"
+        )
+        args: list[Any] = [self.scope(), slack_user_id]
         sql += " AND stale_reason = ?" if reason else " AND stale_reason IS NOT NULL"
         args += [reason] if reason else []
         self._links_written()
@@ -294,6 +325,7 @@ class SQLiteStore(SQLiteInstallations):
 
     def _add_submission(self, sub: Submission) -> tuple[Submission, bool]:
         now = self._now()
+        sub.workspace = self.scope()
         sub.created_at = sub.created_at or now
         sub.updated_at = now
         cur = self.db.conn.execute(_INSERT_SUBMISSION, submission_values(sub))
@@ -401,9 +433,9 @@ class SQLiteStore(SQLiteInstallations):
     def task_for_message(self, message_key: str) -> str | None:
         """The task already created from a message (channel:ts), if any."""
         row = self.db.execute(
-            "SELECT task_id FROM submissions WHERE message_key = ? AND task_id IS NOT NULL "
-            "ORDER BY created_at DESC LIMIT 1",
-            [message_key],
+            "SELECT task_id FROM submissions WHERE message_key = ? AND workspace = ? "
+            "AND task_id IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+            [message_key, self.scope()],
         ).fetchone()
         return row[0] if row else None
 
@@ -442,9 +474,10 @@ class SQLiteStore(SQLiteInstallations):
         now = self._now()
         row["updated_at"] = now
         row.setdefault("created_at", now)
+        row["workspace"] = self.scope()
         if not all(key.isidentifier() for key in row):
             raise ValueError("task columns must be plain names")
-        later = [k for k in row if k not in ("task_id", "created_at")]
+        later = [k for k in row if k not in ("task_id", "created_at", "workspace")]
         self.db.conn.execute(
             f"INSERT INTO tasks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
             f"ON CONFLICT(task_id) DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in later)}",
@@ -452,9 +485,12 @@ class SQLiteStore(SQLiteInstallations):
         )
 
     def get_task(self, task_id: str) -> dict[str, Any] | None:
-        """One recorded task."""
-        rows = list(self.db.table("tasks").rows_where("task_id = ?", [task_id]))
-        return rows[0] if rows else None
+        """One recorded task of the workspace."""
+        cur = self.db.conn.execute(
+            "SELECT * FROM tasks WHERE task_id = ? AND workspace = ?", [task_id, self.scope()]
+        )
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
 
     # -- task status and the EHR-sync follow-up ----------------------------------------------
 
@@ -518,7 +554,10 @@ class SQLiteStore(SQLiteInstallations):
     def recent_tasks(self, created_by: str, limit: int = 10) -> list[dict[str, Any]]:
         """Tasks one person created through the app, newest first."""
         rows = self.db.table("tasks").rows_where(
-            "created_by = ?", [created_by], order_by="created_at DESC", limit=limit
+            "created_by = ? AND workspace = ?",
+            [created_by, self.scope()],
+            order_by="created_at DESC",
+            limit=limit,
         )
         return list(rows)
 
@@ -580,8 +619,8 @@ class SQLiteStore(SQLiteInstallations):
         marks = ",".join("?" for _ in ids)
         rows = self.db.conn.execute(
             "SELECT slack_user_id, notify_assigned FROM preferences "
-            f"WHERE slack_user_id IN ({marks})",
-            ids,
+            f"WHERE workspace = ? AND slack_user_id IN ({marks})",
+            [self.scope(), *ids],
         ).fetchall()
         chosen = {user_id: bool(on) for user_id, on in rows}
         return {user_id: chosen.get(user_id, True) for user_id in ids}
@@ -589,10 +628,10 @@ class SQLiteStore(SQLiteInstallations):
     def set_notify_assigned(self, slack_user_id: str, on: bool) -> None:
         """Turn one person's DMs for tasks assigned to them on or off."""
         self.db.conn.execute(
-            "INSERT INTO preferences (slack_user_id, notify_assigned, updated_at) "
-            "VALUES (?, ?, ?) ON CONFLICT (slack_user_id) DO UPDATE SET "
+            "INSERT INTO preferences (workspace, slack_user_id, notify_assigned, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (workspace, slack_user_id) DO UPDATE SET "
             "notify_assigned = excluded.notify_assigned, updated_at = excluded.updated_at",
-            [slack_user_id, int(on), self._now()],
+            [self.scope(), slack_user_id, int(on), self._now()],
         )
 
     def users_for_providers(self, provider_ids: Iterable[str]) -> dict[str, str]:
@@ -602,9 +641,9 @@ class SQLiteStore(SQLiteInstallations):
             return {}
         marks = ",".join("?" for _ in ids)
         rows = self.db.execute(
-            f"SELECT provider_id, slack_user_id FROM links WHERE provider_id IN ({marks}) "
-            "ORDER BY slack_user_id",
-            ids,
+            f"SELECT provider_id, slack_user_id FROM links WHERE workspace = ? "
+            f"AND provider_id IN ({marks}) ORDER BY slack_user_id",
+            [self.scope(), *ids],
         ).fetchall()
         found: dict[str, str] = {}
         for provider_id, user_id in rows:
@@ -616,7 +655,9 @@ class SQLiteStore(SQLiteInstallations):
         if "stale_reason" not in self.db.table("links").columns_dict:
             return None
         row = self.db.execute(
-            "SELECT count(*) FROM links WHERE stale_reason IS NOT NULL AND stale_reason != ''"
+            "SELECT count(*) FROM links WHERE workspace = ? AND stale_reason IS NOT NULL "
+            "AND stale_reason != ''",
+            [self.scope()],
         ).fetchone()
         return int(row[0])
 

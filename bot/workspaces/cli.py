@@ -36,7 +36,7 @@ def workspaces_list(store: Store, out: TextIO) -> int:
     if not rows:
         print("no workspace has installed the app yet (install it at /slack/install)", file=out)
         return 0
-    links = store.count_links_by_team()
+    links = store.count_links_by_workspace()
     print(_COLUMNS, file=out)
     for row in rows:
         name = (row["team_name"] or row["enterprise_name"] or "")[:22]

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from bot import tenancy
 from bot.db.interface import INSTALLATION_COLUMNS, Store, installation_key
 from bot.db.postgres import PostgresStore
 from bot.db.store import SQLiteStore
+from tests.support.tenants import workspace
 from tests.unit.db.conftest import Backend, Clock
 
 ORG_A = "org_0123456789abcdef0123456789abcdef"
@@ -146,11 +148,12 @@ def test_tokens_are_replaced_only_if_unchanged_meanwhile(store: Store) -> None:
     assert store.replace_installation_tokens("T0CLINICB", ("enc:bot-1", None), ("n", None))
 
 
-def test_links_counted_by_team(store: Store) -> None:
-    store.set_link("UNURSE", "prv_" + "a" * 32, actor="test", team_id="T0CLINICA")
-    store.set_link("UDOC", "prv_" + "b" * 32, actor="test", team_id="T0CLINICA")
+def test_links_counted_by_workspace(store: Store) -> None:
+    with tenancy.serving(workspace("T0CLINICA")):
+        store.set_link("UNURSE", "prv_" + "a" * 32, actor="test", team_id="T0CLINICA")
+        store.set_link("UDOC", "prv_" + "b" * 32, actor="test", team_id="T0CLINICA")
     store.set_link("UPA", "prv_" + "c" * 32, actor="test")
-    assert store.count_links_by_team() == {"T0CLINICA": 2, None: 1}
+    assert store.count_links_by_workspace() == {"T0CLINICA": 2, tenancy.SINGLE: 1}
 
 
 def test_an_oauth_state_is_used_once_and_not_after_it_expires(

@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
+from bot import tenancy
 from bot.db.interface import Store
 from bot.db.store import SQLiteStore
 from bot.workspaces.installations import DatabaseInstallationStore
@@ -17,6 +18,7 @@ from bot.workspaces.tokens import TokenCipher, new_key
 from tests.support import payloads
 from tests.support.cli import ALL_VARS, configure, run, run_process
 from tests.support.fakes import FakeMaxCare
+from tests.support.tenants import workspace
 from tests.unit.db.conftest import Backend
 from tests.unit.db.test_installation_store import raw_bytes
 
@@ -82,8 +84,9 @@ def test_list_shows_each_workspace_never_a_token(
     assert "no workspace has installed the app yet" in out
     store = many.open()
     installed(store)
-    store.set_link("UNURSE", "prv_" + "a" * 32, actor="test", team_id="T0CLINICA")
-    store.set_link("UDOC", "prv_" + "b" * 32, actor="test", team_id="T0CLINICA")
+    with tenancy.serving(workspace("T0CLINICA")):
+        store.set_link("UNURSE", "prv_" + "a" * 32, actor="test", team_id="T0CLINICA")
+        store.set_link("UDOC", "prv_" + "b" * 32, actor="test", team_id="T0CLINICA")
     code, out, err = run(capsys, "workspaces", "list")
     assert code == 0, err
     header, *_ = out.splitlines()
