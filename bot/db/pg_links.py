@@ -126,7 +126,8 @@ class PgLinks(PgConnection):
 
     def count_links(self) -> int:
         """How many links the workspace has."""
-        return int(self._all("SELECT count(*) FROM links WHERE workspace = %s", [self.scope()])[0][0])
+        rows = self._all("SELECT count(*) FROM links WHERE workspace = %s", [self.scope()])
+        return int(rows[0][0])
 
     def _lock_links(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute("LOCK TABLE links IN SHARE ROW EXCLUSIVE MODE")  # one link writer at once

@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlite_utils
 
+from bot import tenancy
+
 # The shared names are re-exported: callers import the interface and the rows from here.
 from bot.db.interface import (
     LINK_CACHE_MAX,
@@ -38,7 +40,6 @@ from bot.db.interface import (
     submission_values,
     utcnow,
 )
-from bot import tenancy
 from bot.db.schema import MIGRATIONS
 from bot.db.sqlite_installations import SQLiteInstallations
 

@@ -6,7 +6,11 @@ from bot.tenancy import Workspace
 
 
 def workspace(
-    key: str, *, organization_id: str | None = None, token: str = "xoxb-test", enterprise: bool = False
+    key: str,
+    *,
+    organization_id: str | None = None,
+    token: str = "xoxb-test",
+    enterprise: bool = False,
 ) -> Workspace:
     """A served workspace keyed `key`: a team, or an enterprise's org-wide install."""
     if enterprise:

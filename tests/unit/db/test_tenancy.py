@@ -58,7 +58,8 @@ def test_an_import_reads_and_writes_one_workspace(store: Store) -> None:
         assert store.import_links([("UNURSE", PRV_A), ("UDOC", PRV_B)], actor="cli") == 2
         events = store.link_events()
         assert [(e.slack_user_id, e.old_provider_id) for e in events] == [
-            ("UNURSE", None), ("UDOC", None),
+            ("UNURSE", None),
+            ("UDOC", None),
         ]  # fmt: skip: North's link is not South's previous value
     with tenancy.serving(NORTH):
         assert [x.slack_user_id for x in store.list_links()] == ["UNURSE"]
