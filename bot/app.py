@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import tenancy
 from bot.db import describe_database, open_store
 from bot.db.checkpoint import Checkpointer
 from bot.db.store import SQLiteStore, Store, default_owner, utcnow
@@ -99,8 +100,6 @@ class Bot:
         if self.checkpointer is not None:
             self._checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
         self.outbox.start()  # takes up unfinished rows, then sweeps and clears old drafts
-        if self.settings.mode == "many":
-            return  # the follower, the watch and the people directory serve one workspace
         self.follower.start()  # resumes following task syncs from the database
         self.watch.start()  # resumes watching the open tasks the app created
         self._background.append(asyncio.create_task(self.people.run(), name="people"))
@@ -141,8 +140,11 @@ async def build_bot(
     many = settings.mode == "many"
     slack, installed = (workspace_client(settings), None) if many else await connect(settings)
     if store is None:
+        # Many workspaces: every query a person's request reaches is for the workspace served,
+        # and one made while serving none is refused rather than answered from some workspace.
+        scope = tenancy.served_key if many else tenancy.key_or_single
         try:
-            store = open_store(settings, clock=tuning.now)
+            store = open_store(settings, clock=tuning.now, scope=scope)
         except Exception as exc:
             if slack.session is not None:
                 await slack.session.close()
@@ -167,6 +169,10 @@ async def build_bot(
         organization=served_organization if many else None,  # one budget for every clinic
     )
     metrics.watch(store, maxcare)
+    tenants = workspaces_of(settings, store, slack) if many else None
+    # Background work (the outbox's sweeps, sync checks, the watch, the people directory)
+    # serves each stored row's workspace, found by its key.
+    workspace_of = tenants.workspaces.of_key if tenants is not None else None
     cards = TaskCards(store=store)
     owner = default_owner()  # this process, in the database's claims
     follower = SyncFollower(
@@ -180,6 +186,7 @@ async def build_bot(
         max_wait=tuning.follow_max_wait,
         pressure=pressure,
         owner=owner,
+        workspace_of=workspace_of,
     )
 
     def card_posted(task: Task) -> None:
@@ -197,10 +204,8 @@ async def build_bot(
         sleep=tuning.sleep,
         pressure=pressure,
         card_posted=card_posted,
+        workspace_of=workspace_of,
     )
-    tenants = workspaces_of(settings, store, slack) if many else None
-    if tenants is not None:
-        outbox.workspace_of = tenants.workspaces.of_team
     watch = TaskWatch(
         store=store,
         maxcare=maxcare,
@@ -212,8 +217,12 @@ async def build_bot(
         pressure=pressure,
         owner=owner,
         max_wait=tuning.follow_max_wait,
+        workspace_of=workspace_of,
     )
-    people = People(slack)
+    people = People(
+        slack,
+        workspaces=(tenants.workspaces.installed, tenants.workspaces.of_key) if tenants else None,
+    )
     tasks = TaskService(
         store=store,
         slack=slack,

@@ -9,14 +9,14 @@ rather than guess. In single-workspace mode it is never set and nothing reads it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 __all__ = [
     "SINGLE", "NotServing", "Workspace", "current", "enter", "isolated", "key_or_single",
-    "served_key", "serving",
+    "served_key", "serving", "WorkspaceOf",
 ]  # fmt: skip
 
 # The workspace key of single-workspace mode's rows (and of rows from before many workspaces).
@@ -39,6 +39,9 @@ class Workspace:
     bot_user_id: str | None = None
     organization_id: str | None = None  # None until an admin connects it
 
+
+# Background work's way from a stored row's workspace key to the workspace (None: uninstalled).
+WorkspaceOf = Callable[[str], Awaitable[Workspace | None]]
 
 _CURRENT: ContextVar[Workspace | None] = ContextVar("workspace", default=None)
 

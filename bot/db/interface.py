@@ -109,6 +109,20 @@ class Submission:
 # workflow step that will not make a task, whose refusal Slack has not heard yet).
 OPEN_STATES = ("pending", "creating", "created", "unknown", "refused")
 WORKFLOW = "workflow"  # Submission.source of a Workflow Builder step
+ENDED = "uninstalled"  # the state of a submission whose workspace uninstalled the app
+
+# end_workspace_work: one statement for each table, the same on both databases.
+END_SUBMISSIONS = (
+    "UPDATE submissions SET notes = '', claimed_by = NULL, lease_until = NULL, "
+    "state = CASE WHEN state IN ({open}) THEN '" + ENDED + "' "
+    "WHEN state = 'failed' THEN 'expired' ELSE state END, updated_at = {mark} "
+    "WHERE workspace = {mark} AND (notes <> '' OR (state IN ({open}) AND confirmed_at IS NULL))"
+)
+END_TASKS = (
+    "UPDATE tasks SET follow_until = NULL, next_check_at = NULL, watch_next_at = NULL, "
+    "claimed_by = NULL, lease_until = NULL, watch_claimed_by = NULL, watch_lease_until = NULL "
+    "WHERE workspace = {mark} AND (follow_until IS NOT NULL OR watch_next_at IS NOT NULL)"
+)
 
 # get_links remembers at most this many people (workspaces are smaller; junk IDs are not kept).
 LINK_CACHE_MAX = 50_000
@@ -396,6 +410,11 @@ class Store(Protocol):
     def mark_uninstalled(self, key: str) -> bool:
         """Remove an installation's tokens at once and mark it uninstalled (the row stays, for
         the audit and `workspaces list`); False when there is none or it already was."""
+
+    def end_workspace_work(self, key: str) -> int:
+        """An uninstalled workspace's work stops: its open submissions end (state ENDED, claims
+        dropped), every draft's text is cleared, and its tasks are no longer followed or
+        watched. Returns how many submissions changed."""
 
     def delete_installation(self, key: str) -> bool:
         """Forget an installation entirely; False when there was none."""

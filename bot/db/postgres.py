@@ -17,6 +17,8 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from bot.db.interface import (
+    END_SUBMISSIONS,
+    END_TASKS,
     OPEN_STATES,
     SUBMISSION_COLUMNS,
     Submission,
@@ -174,6 +176,16 @@ class PostgresStore(PgLinks, PgWatch, PgInstallations):
             "AND updated_at < %s",
             [self._now(), older_than.isoformat()],
         )
+
+    def end_workspace_work(self, key: str) -> int:
+        """An uninstalled workspace's work stops; its drafts' text is cleared."""
+        opened = ", ".join(f"'{state}'" for state in OPEN_STATES)
+        with self.transaction(), self._conn() as conn:
+            ended = conn.execute(
+                END_SUBMISSIONS.format(open=opened, mark="%s"), [self._now(), key]
+            ).rowcount
+            conn.execute(END_TASKS.format(mark="%s"), [key])
+        return int(ended)
 
     # -- work done once, and MaxCare's budget ---------------------------------------
 

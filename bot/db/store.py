@@ -23,6 +23,8 @@ from bot import tenancy
 
 # The shared names are re-exported: callers import the interface and the rows from here.
 from bot.db.interface import (
+    END_SUBMISSIONS,
+    END_TASKS,
     LINK_CACHE_MAX,
     LINK_COLUMNS,
     OPEN_STATES,
@@ -450,6 +452,16 @@ class SQLiteStore(SQLiteInstallations):
             [self._now(), older_than.isoformat()],
         )
         return cur.rowcount
+
+    def end_workspace_work(self, key: str) -> int:
+        """An uninstalled workspace's work stops; its drafts' text is cleared."""
+        opened = ", ".join(f"'{state}'" for state in OPEN_STATES)
+        with self.transaction():
+            ended = self.db.execute(
+                END_SUBMISSIONS.format(open=opened, mark="?"), [self._now(), key]
+            ).rowcount
+            self.db.execute(END_TASKS.format(mark="?"), [key])
+        return int(ended)
 
     # -- work done once ------------------------------------------------------------
 

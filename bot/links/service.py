@@ -12,7 +12,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
+from bot import ids, tenancy
 from bot.db.store import STALE_SLACK, Store
 from bot.links import views
 from bot.maxcare import BadRequest, MaxCareClient, MaxCareError, NotFound
@@ -43,14 +43,16 @@ class AdminCheck:
         self.ttl = ttl
         self.timeout = timeout
         self.clock = clock
-        self._cache: dict[str, tuple[float, bool]] = {}
+        # By workspace and person: an admin of one workspace is no admin of another.
+        self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
     async def is_admin(self, user_id: str) -> bool:
         """True for BOT_ADMINS and workspace admins/owners; False when Slack cannot say."""
         if user_id in self.admin_ids:
             return True
         now = self.clock()
-        hit = self._cache.get(user_id)
+        key = (tenancy.key_or_single(), user_id)
+        hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
@@ -62,7 +64,7 @@ class AdminCheck:
         answer = not user.get("deleted") and any(
             user.get(k) for k in ("is_admin", "is_owner", "is_primary_owner")
         )
-        self._cache[user_id] = (now + self.ttl, bool(answer))
+        self._cache[key] = (now + self.ttl, bool(answer))
         return bool(answer)
 
 
@@ -114,7 +116,7 @@ class AdminService:
         self.search_ttl = search_ttl
         self.search_timeout = search_timeout
         self.clock = clock
-        self._search_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._search_cache: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
 
     @property
     def refusal(self) -> str:
@@ -265,14 +267,15 @@ class AdminService:
 
     async def provider_options(self, query: str) -> list[dict[str, Any]]:
         """Options for the provider picker: cached briefly, never slower than search_timeout."""
-        key = " ".join(query.split()).lower()[:100]
+        search = " ".join(query.split()).lower()[:100]
+        key = (tenancy.key_or_single(), search)  # each clinic's providers are its own
         now = self.clock()
         hit = self._search_cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
             found = await asyncio.wait_for(
-                self.maxcare.list_providers(search=key or None), self.search_timeout
+                self.maxcare.list_providers(search=search or None), self.search_timeout
             )
         except TimeoutError:
             return [views.hint_option("MaxCare is slow to answer; type a little more")]
@@ -284,7 +287,7 @@ class AdminService:
             for p in found.providers[:100]
         ]
         if not options:
-            options = [views.hint_option(f"No provider matches “{key}”; try the last name")]
+            options = [views.hint_option(f"No provider matches “{search}”; try the last name")]
         if len(self._search_cache) >= 500:
             self._search_cache.clear()
         self._search_cache[key] = (now + self.search_ttl, options)

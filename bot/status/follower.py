@@ -20,6 +20,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import tenancy
 from bot.db.store import Store, default_owner
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task
 from bot.runtime.pressure import RequestPressure
@@ -53,6 +54,7 @@ class SyncFollower:
         max_wait: float = FOLLOW_MAX_WAIT,
         pressure: RequestPressure | None = None,
         owner: str | None = None,
+        workspace_of: tenancy.WorkspaceOf | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -65,6 +67,7 @@ class SyncFollower:
         self.max_wait = max_wait
         self.pressure = pressure or RequestPressure()
         self.owner = owner or default_owner()
+        self.workspace_of = workspace_of  # many workspaces: each task checked as its own
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -137,7 +140,7 @@ class SyncFollower:
                 # Task creation needs the budget more: skip this round, try again later.
                 log.info("sync checks paused %.1f s for MaxCare's rate budget", budget_wait)
                 return max(budget_wait, 1.0)
-            await self._check(row)
+            await self._check_as_its_workspace(row)
         if len(due) == self.batch:
             return 0.0
         upcoming = self.store.next_follow_at()
@@ -145,6 +148,19 @@ class SyncFollower:
             return IDLE_SECONDS
         seconds = (datetime.fromisoformat(upcoming) - self.store.clock()).total_seconds()
         return min(max(seconds, 0.01), IDLE_SECONDS)
+
+    async def _check_as_its_workspace(self, row: dict[str, Any]) -> None:
+        if self.workspace_of is None:
+            await self._check(row)
+            return
+        workspace = await self.workspace_of(str(row.get("workspace") or ""))
+        if workspace is None:  # uninstalled: nothing more to tell anyone there
+            self.store.update_task(
+                str(row["task_id"]), follow_until=None, next_check_at=None, **RELEASED
+            )
+            return
+        with tenancy.serving(workspace):
+            await self._check(row)
 
     async def _check(self, row: dict[str, Any]) -> None:
         task_id = str(row["task_id"])

@@ -24,6 +24,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import tenancy
 from bot.db.store import Store, default_owner
 from bot.maxcare import MaxCareClient, MaxCareError, NotFound, Task, purpose
 from bot.runtime.pressure import RequestPressure
@@ -72,6 +73,7 @@ class TaskWatch:
         owner: str | None = None,
         batch: int = BATCH,
         max_wait: float = MAX_WAIT,
+        workspace_of: tenancy.WorkspaceOf | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -85,6 +87,7 @@ class TaskWatch:
         self.owner = owner or default_owner()
         self.batch = batch
         self.max_wait = max_wait
+        self.workspace_of = workspace_of  # many workspaces: each task checked as its own
         self._pages: dict[str, int] = {}  # provider → pages its open tasks filled last time
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -147,7 +150,7 @@ class TaskWatch:
         pending = {str(row["task_id"]): row for row in rows}
         try:
             with purpose(WATCH):
-                await self._check(pending, self.pressure.deadline(self.max_wait))
+                await self._check_by_workspace(pending, self.pressure.deadline(self.max_wait))
         except _Pause as pause:
             log.info("task watch paused %.1f s (task creation, or its share spent)", pause.seconds)
             return pause.seconds
@@ -176,6 +179,30 @@ class TaskWatch:
         self._may_ask()
 
     # -- asking MaxCare ---------------------------------------------------------------------
+
+    async def _check_by_workspace(
+        self, pending: dict[str, dict[str, Any]], not_after: float
+    ) -> None:
+        """Check the pending tasks, each workspace's as that workspace (with its token and
+        organization); an uninstalled workspace's tasks are no longer watched."""
+        if self.workspace_of is None:
+            await self._check(pending, not_after)
+            return
+        for key in sorted({str(row.get("workspace") or "") for row in pending.values()}):
+            group = {t: row for t, row in pending.items() if (row.get("workspace") or "") == key}
+            workspace = await self.workspace_of(key)
+            if workspace is None:
+                for task_id in group:
+                    self.store.update_task(task_id, watch_next_at=None, **RELEASED)
+                    del pending[task_id]
+                continue
+            try:
+                with tenancy.serving(workspace):
+                    await self._check(group, not_after)
+            finally:
+                for task_id in set(pending) - set(group):
+                    if (pending[task_id].get("workspace") or "") == key:
+                        del pending[task_id]  # checked: no longer pending
 
     async def _check(self, pending: dict[str, dict[str, Any]], not_after: float) -> None:
         """Ask MaxCare about every pending task (removing each one checked)."""

@@ -98,7 +98,7 @@ class Outbox:
         lease_seconds: float = LEASE_SECONDS,
         card_posted: Callable[[Task], None] = lambda task: None,
         steps: Steps | None = None,
-        workspace_of: Callable[[str], Awaitable[tenancy.Workspace | None]] | None = None,
+        workspace_of: tenancy.WorkspaceOf | None = None,
     ) -> None:
         self.store = store
         self.maxcare = maxcare
@@ -270,7 +270,7 @@ class Outbox:
         workspace = self._served.get(view_id)
         if workspace is None:  # taken up by a sweep: the workspace stored with it
             sub = self.store.get_submission(view_id)
-            workspace = await self.workspace_of(sub.team_id) if sub is not None else None
+            workspace = await self.workspace_of(sub.workspace) if sub is not None else None
         if workspace is None:  # uninstalled meanwhile: its work stops here
             log.info("submission %s: its workspace is not installed; left", view_id)
             self.store.release_submission(view_id, self.owner, not_before=self._later(3600.0))

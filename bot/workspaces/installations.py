@@ -126,6 +126,13 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         row = self._active(enterprise_id, team_id, is_enterprise_install)
         return self._bot(row) if row else None
 
+    def find_by_key(self, key: str) -> Bot | None:
+        """An installation's bot by its key (background work's way in); None unless installed."""
+        row = self.store.get_installation(key)
+        if row is None or row["state"] != INSTALLED or row["bot_token_enc"] is None:
+            return None
+        return self._bot(row)
+
     async def async_find_installation(
         self,
         *,
@@ -182,7 +189,11 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         """The bot's tokens are revoked: remove them at once; the row stays, uninstalled."""
         key = self._key(enterprise_id, team_id)
         if key is not None and self.store.mark_uninstalled(key):
-            log.info("installation %s uninstalled: its tokens are removed", key)
+            ended = self.store.end_workspace_work(key)
+            log.info(
+                "installation %s uninstalled: its tokens are removed, %d submission(s) ended",
+                key, ended,
+            )  # fmt: skip
 
     async def async_delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None

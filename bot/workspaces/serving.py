@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids, tenancy
-from bot.db.interface import Store, installation_key
+from bot.db.interface import INSTALLED, Store, installation_key
 from bot.settings import Settings
 from bot.tasks.views import info_modal
 from bot.tenancy import Workspace
@@ -131,12 +131,11 @@ class Workspaces:
         self.installations = installations
         self.organizations = organizations
 
-    async def of_team(self, team_id: str) -> Workspace | None:
-        """The workspace a stored submission came from; None once it is uninstalled."""
-        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
+    async def of_key(self, key: str) -> Workspace | None:
+        """The workspace stored rows belong to, by its key; None once it is uninstalled."""
+        bot = self.installations.find_by_key(key) if key else None
         if bot is None:
             return None
-        key = installation_key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
         return Workspace(
             key=key,
             team_id=bot.team_id,
@@ -145,6 +144,14 @@ class Workspaces:
             bot_user_id=bot.bot_user_id,
             organization_id=self.organizations.of(key),
         )
+
+    def installed(self) -> list[str]:
+        """The keys of every workspace the app is installed in now."""
+        return [
+            row["key"]
+            for row in self.installations.store.list_installations()
+            if row["state"] == INSTALLED and row["bot_token_enc"] is not None
+        ]
 
 
 def served_organization() -> str | None:

@@ -99,6 +99,21 @@ async def command(h: Harness, who: Clinic, text: str, user: str | None = None) -
     return str(answer.params["text"])
 
 
+async def link(h: Harness, who: Clinic, person: str, provider_id: str) -> str:
+    """`/task link @person prv_…` by the clinic's admin: what its response_url is told."""
+    hook = f"link-{new_view_id()}"
+    signed = payloads.slash_command(
+        f"link <@{person}> {provider_id}",
+        user_id=who.admin,
+        team_id=who.team_id,
+        response_url=h.slack.response_url(hook),
+    )
+    resp = await h.post(signed)
+    assert resp.status_code == 200, resp.text
+    (answer,) = await h.slack.async_wait_for(f"response_url:{hook}")
+    return str(answer.params["text"])
+
+
 async def test_two_clinics_install_connect_and_create_tasks_apart(many: Harness) -> None:
     h = many
     north = clinic(h, NORTH, "North Clinic", h.maxcare.organization_id)
@@ -133,8 +148,8 @@ async def test_two_clinics_install_connect_and_create_tasks_apart(many: Harness)
         org = None if who is north else who.org
         nurse = h.maxcare.add_provider(first_name="Nina", organization_id=org)
         doctor = h.maxcare.add_provider(first_name="Doc", organization_id=org)
-        h.bot.store.set_link(who.nurse, nurse["id"], actor="test", team_id=who.team_id)
-        h.bot.store.set_link(who.doctor, doctor["id"], actor="test", team_id=who.team_id)
+        for person, provider in ((who.nurse, nurse), (who.doctor, doctor)):
+            assert "Linked" in await link(h, who, person, provider["id"])
         note = h.maxcare.add_note(organization_id=org)["id"]
         view_id = new_view_id()
         signed = submission(

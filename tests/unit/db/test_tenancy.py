@@ -117,3 +117,27 @@ def test_a_strict_store_refuses_to_answer_for_no_workspace(backend: Backend) -> 
     with tenancy.serving(NORTH):
         strict.set_link("UNURSE", PRV_A, actor="UADMIN")
         assert strict.get_link("UNURSE") is not None
+
+
+def test_an_uninstalled_workspaces_work_ends_and_its_drafts_are_cleared(
+    store: Store, clock: object
+) -> None:
+    with tenancy.serving(NORTH):
+        store.add_submission(submission("VOPEN"))
+        store.add_submission(submission("VFAILED"))
+        store.update_submission("VFAILED", state="failed")
+        store.add_submission(submission("VDONE"))
+        store.update_submission("VDONE", state="confirmed", confirmed_at="2026-03-20", notes="")
+        store.record_task(task_id=TASK, view_id="VDONE", note_id=NOTE, created_by="UNURSE")
+        store.update_task(TASK, follow_until="2026-03-21T00:00:00", watch_next_at="2026-03-21")
+    with tenancy.serving(SOUTH):
+        store.add_submission(submission("VSOUTH"))
+    assert store.end_workspace_work("T0NORTH") == 2
+    opened = store.get_submission("VOPEN")
+    failed = store.get_submission("VFAILED")
+    assert opened is not None and (opened.state, opened.notes) == ("uninstalled", "")
+    assert failed is not None and (failed.state, failed.notes) == ("expired", "")
+    assert store.claim_due_submissions("me", 30) == ["VSOUTH"]  # North's work is not taken up
+    assert store.next_follow_at() is None and store.next_watch_at() is None
+    south = store.get_submission("VSOUTH")
+    assert south is not None and south.notes == "Review missing plan"
