@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot import tenancy
 from bot.check import check
 from bot.db import describe_database, open_store
 from bot.db.interface import Store
@@ -38,22 +39,36 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database's schema up to date (also done at start-up)")
     links = sub.add_parser("links", help="manage the Slack user → MaxCare provider table")
     lsub = links.add_subparsers(dest="links_command", required=True)
-    add = lsub.add_parser("add", help="link (or re-link) one person")
+    team = argparse.ArgumentParser(add_help=False)  # every links command takes it
+    team.add_argument(
+        "--team",
+        metavar="TEAM_ID",
+        help="whose links (many-workspace mode; required when several workspaces are installed)",
+    )
+    add = lsub.add_parser("add", help="link (or re-link) one person", parents=[team])
     add.add_argument("slack_user_id")
     add.add_argument("provider_id")
-    remove = lsub.add_parser("remove", help="unlink one person")
+    remove = lsub.add_parser("remove", help="unlink one person", parents=[team])
     remove.add_argument("slack_user_id")
-    lst = lsub.add_parser("list", help="print the table")
+    lst = lsub.add_parser("list", help="print the table", parents=[team])
     lst.add_argument("--csv", action="store_true", help="as CSV")
-    imp = lsub.add_parser("import", help="import a CSV (slack_user_id,provider_id): all or nothing")
+    imp = lsub.add_parser(
+        "import", help="import a CSV (slack_user_id,provider_id): all or nothing", parents=[team]
+    )
     imp.add_argument("file", type=Path)
-    exp = lsub.add_parser("export", help="write the table as CSV (to FILE or standard output)")
+    exp = lsub.add_parser(
+        "export", help="write the table as CSV (to FILE or standard output)", parents=[team]
+    )
     exp.add_argument("file", type=Path, nargs="?")
-    hist = lsub.add_parser("history", help="print the audit of link changes (who, when, old, new)")
+    hist = lsub.add_parser(
+        "history", help="print the audit of link changes (who, when, old, new)", parents=[team]
+    )
     hist.add_argument("slack_user_id", nargs="?", help="only this person's changes")
     hist.add_argument("--csv", action="store_true", help="as CSV")
     sug = lsub.add_parser(
-        "suggest", help="propose links from Slack's people and MaxCare's providers (CSV to review)"
+        "suggest",
+        help="propose links from Slack's people and MaxCare's providers (CSV to review)",
+        parents=[team],
     )
     sug.add_argument("file", type=Path, nargs="?", help="write the CSV here (default: stdout)")
     ws = sub.add_parser(
@@ -138,7 +153,7 @@ def _migrate() -> int:
 
 def _links(args: argparse.Namespace) -> int:
     if args.links_command == "suggest":  # needs Slack and MaxCare, not only the database
-        return cli.links_suggest(args.file, sys.stdout)
+        return cli.links_suggest(args.file, sys.stdout, team=args.team)
     settings = _database_settings()
     if settings is None:
         return 2
@@ -146,22 +161,30 @@ def _links(args: argparse.Namespace) -> int:
     if store is None:
         return 1
     try:
-        out = sys.stdout
-        match args.links_command:
-            case "add":
-                return cli.links_add(store, args.slack_user_id, args.provider_id, out)
-            case "remove":
-                return cli.links_remove(store, args.slack_user_id, out)
-            case "list":
-                return cli.links_list(store, args.csv, out)
-            case "import":
-                return cli.links_import(store, args.file, out)
-            case "history":
-                return cli.links_history(store, args.slack_user_id, args.csv, out)
-            case _:
-                return cli.links_export(store, args.file, out)
+        workspace = cli.links_workspace(store, args.team)
+        if workspace is None:
+            return 2
+        with tenancy.serving(workspace):
+            return _links_command(store, args)
     finally:
         store.close()
+
+
+def _links_command(store: Store, args: argparse.Namespace) -> int:
+    out = sys.stdout
+    match args.links_command:
+        case "add":
+            return cli.links_add(store, args.slack_user_id, args.provider_id, out)
+        case "remove":
+            return cli.links_remove(store, args.slack_user_id, out)
+        case "list":
+            return cli.links_list(store, args.csv, out)
+        case "import":
+            return cli.links_import(store, args.file, out)
+        case "history":
+            return cli.links_history(store, args.slack_user_id, args.csv, out)
+        case _:
+            return cli.links_export(store, args.file, out)
 
 
 def _workspaces(args: argparse.Namespace) -> int:

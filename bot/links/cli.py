@@ -12,8 +12,10 @@ from typing import TextIO
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import tenancy
 from bot.db import open_store
-from bot.db.store import LinkEvent, Store
+from bot.db.interface import INSTALLED
+from bot.db.store import Link, LinkEvent, Store
 from bot.errors import ConfigError, LinksFileError
 from bot.links import suggest
 from bot.links.csv_io import links_to_csv, parse_links_csv
@@ -23,6 +25,39 @@ from bot.maxcare.ids import normalize_provider_id
 from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
 from bot.slack.payload import is_user_id
+from bot.tenancy import Workspace
+from bot.workspaces.installations import DatabaseInstallationStore
+from bot.workspaces.tokens import TokenCipher
+
+# -- which workspace's links ----------------------------------------------------------------
+
+
+def links_workspace(store: Store, team: str | None) -> Workspace | None:
+    """The workspace whose links a command works on: the one named by --team (its team ID, or
+    the enterprise ID of an org-wide install), the only one installed, or single-workspace
+    mode's when none is. None, said why on standard error, when that cannot be told."""
+    rows = store.list_installations()
+    if team is not None:
+        named = team.strip()
+        found = [r for r in rows if named in (r["key"], r["team_id"])]
+        if not found:
+            known = ", ".join(r["key"] for r in rows) or "none"
+            print(f"error: no workspace {named!r} has installed the app (installed: {known})",
+                  file=sys.stderr)  # fmt: skip
+            return None
+        row = found[0]
+    else:
+        active = [r for r in rows if r["state"] == INSTALLED]
+        if not rows:
+            return Workspace(tenancy.SINGLE, None, None, "")
+        if len(active) != 1:
+            keys = ", ".join(r["key"] for r in active) or "none is installed now"
+            print(f"error: name the workspace with --team TEAM_ID ({keys})", file=sys.stderr)
+            return None
+        row = active[0]
+    # The links' workspace only: the command line makes no Slack call as it, so no token.
+    return Workspace(row["key"], row["team_id"], row["enterprise_id"], "")
+
 
 # -- the table ------------------------------------------------------------------------------
 
@@ -173,17 +208,19 @@ class _Progress:
             self.err.flush()
 
 
-def _maxcare(settings: Settings) -> MaxCareClient:
+def _maxcare(settings: Settings, organization_id: str) -> MaxCareClient:
     return MaxCareClient(
         base_url=settings.maxcare_api_url,
         api_key=settings.maxcare_api_key,
-        organization_id=settings.maxcare_organization_id,
+        organization_id=organization_id,
         timeout=settings.maxcare_timeout_seconds,
         rate_limit_per_minute=settings.maxcare_rate_limit_per_minute,
     )
 
 
-def links_suggest(path: Path | None, out: TextIO, err: TextIO | None = None) -> int:
+def links_suggest(
+    path: Path | None, out: TextIO, err: TextIO | None = None, team: str | None = None
+) -> int:
     """Print CSV proposals from Slack's people and MaxCare's providers; changes nothing."""
     err = err or sys.stderr
     try:
@@ -191,17 +228,56 @@ def links_suggest(path: Path | None, out: TextIO, err: TextIO | None = None) -> 
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=err)
         return 2
-    return asyncio.run(_suggest(settings, path, out, err))
-
-
-async def _suggest(settings: Settings, path: Path | None, out: TextIO, err: TextIO) -> int:
     store = open_store(settings)
-    links = store.list_links()
-    store.close()
-    progress = _Progress(err)
-    slack = slack_client(settings)
     try:
-        async with _maxcare(settings) as maxcare:
+        workspace = links_workspace(store, team)
+        if workspace is None:
+            return 2
+        with tenancy.serving(workspace):
+            links = store.list_links()
+        found = _as_installed(settings, store, workspace)
+    finally:
+        store.close()
+    if isinstance(found, str):
+        print(f"error: {found}", file=err)
+        return 2
+    token, organization_id = found
+    return asyncio.run(_suggest(settings, token, organization_id, links, path, out, err))
+
+
+def _as_installed(settings: Settings, store: Store, workspace: Workspace) -> tuple[str, str] | str:
+    """The bot token and MaxCare organization to ask as (many workspaces: the installation's,
+    decrypted), or what stops it."""
+    if settings.mode == "single":
+        assert settings.slack_bot_token is not None and settings.maxcare_organization_id
+        return settings.slack_bot_token.get_secret_value(), settings.maxcare_organization_id
+    assert settings.token_encryption_key is not None  # many-workspace settings require it
+    cipher = TokenCipher.from_setting(settings.token_encryption_key)
+    bot = DatabaseInstallationStore(store, cipher).find_by_key(workspace.key)
+    row = store.get_installation(workspace.key)
+    if bot is None or not bot.bot_token or row is None:
+        return f"workspace {workspace.key} is not installed now"
+    if not row["organization_id"]:
+        return (
+            f"workspace {workspace.key} is not connected to MaxCare yet "
+            f"(`python -m bot workspaces set-org {workspace.key} org_…`)"
+        )
+    return bot.bot_token, str(row["organization_id"])
+
+
+async def _suggest(
+    settings: Settings,
+    token: str,
+    organization_id: str,
+    links: list[Link],
+    path: Path | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    progress = _Progress(err)
+    slack = slack_client(settings, token=token)
+    try:
+        async with _maxcare(settings, organization_id) as maxcare:
             members = await slack_people(slack, progress=progress)
             providers = []
             page = 1

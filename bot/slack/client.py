@@ -43,16 +43,20 @@ class Installation:
 
 
 def slack_client(
-    settings: Settings, *, session: aiohttp.ClientSession | None = None
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    token: str | None = None,
 ) -> AsyncWebClient:
     """The Slack Web API client, retrying rate limits and connection errors.
 
     In many-workspace mode it has no token of its own: each request's comes from its
     installation (Bolt's authorize sets it on the request's copy of the client).
     """
-    token = settings.slack_bot_token
+    if token is None and settings.slack_bot_token is not None:
+        token = settings.slack_bot_token.get_secret_value()
     return AsyncWebClient(
-        token=token.get_secret_value() if token is not None else None,
+        token=token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,

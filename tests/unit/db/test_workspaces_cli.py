@@ -273,3 +273,42 @@ def test_check_reports_each_workspace_and_its_organization(
     store.set_installation_org("T0CLINICB", None)
     code, out, _ = run(capsys, "check")
     assert code == 0 and "Clinic B (T0CLINICB): not connected to MaxCare yet" in out
+
+
+def test_links_commands_take_the_workspace_from_team(
+    many: Backend, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    store = many.open()
+    installed(store)
+    prv_a, prv_b = "prv_" + "a" * 32, "prv_" + "b" * 32
+    code, _, err = run(capsys, "links", "add", "UNURSE", prv_a)
+    assert code == 2 and "--team" in err and "T0CLINICA, T0CLINICB" in err  # two installed
+    code, _, err = run(capsys, "links", "list", "--team", "T0NOWHERE")
+    assert code == 2 and "no workspace 'T0NOWHERE'" in err
+    assert run(capsys, "links", "add", "UNURSE", prv_a, "--team", "T0CLINICA")[0] == 0
+    assert run(capsys, "links", "add", "UDOC", prv_b, "--team", "T0CLINICB")[0] == 0
+    code, out, _ = run(capsys, "links", "list", "--team", "T0CLINICB", "--csv")
+    assert code == 0 and "UDOC" in out and "UNURSE" not in out
+    exported = tmp_path / "a.csv"
+    assert run(capsys, "links", "export", str(exported), "--team", "T0CLINICA")[0] == 0
+    assert "UNURSE" in exported.read_text() and "UDOC" not in exported.read_text()
+    assert run(capsys, "links", "import", str(exported), "--team", "T0CLINICB")[0] == 0
+    code, out, _ = run(capsys, "links", "history", "--team", "T0CLINICB", "--csv")
+    assert code == 0 and out.count("\n") == 3  # header, UDOC's link, UNURSE's import
+    code, _, err = run(capsys, "links", "remove", "UDOC", "--team", "T0CLINICA")
+    assert code == 1 and "not linked" in err  # Clinic B's person, not Clinic A's
+    assert run(capsys, "links", "list", "--team", "E0GRID")[0] == 0  # an org-wide install
+    assert store.count_links_by_workspace() == {"T0CLINICA": 1, "T0CLINICB": 2}
+
+
+def test_with_one_workspace_installed_team_may_be_left_out(
+    many: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    installs = DatabaseInstallationStore(store, TokenCipher([OLD_KEY]))
+    asyncio.run(installs.async_save(Installation(
+        team_id="T0CLINICA", team_name="Clinic A", bot_token=TOKEN_A, bot_id="B1",
+        bot_user_id="U0BOTA", user_id="U0ADMINA",
+    )))  # fmt: skip
+    assert run(capsys, "links", "add", "UNURSE", "prv_" + "a" * 32)[0] == 0
+    assert store.count_links_by_workspace() == {"T0CLINICA": 1}
