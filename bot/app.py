@@ -45,7 +45,12 @@ from bot.workflow import listeners as workflow_listeners
 from bot.workflow.service import WorkflowService
 from bot.workspaces import listeners as workspace_listeners
 from bot.workspaces.connect import Connector
-from bot.workspaces.serving import ServeWorkspace, served_organization, workspaces_of
+from bot.workspaces.serving import (
+    NOT_INSTALLED_TEXT,
+    ServeWorkspace,
+    served_organization,
+    workspaces_of,
+)
 
 log = logging.getLogger("bot.app")
 
@@ -258,6 +263,7 @@ async def build_bot(
         process_before_response=True,  # answers go out at ack: bot/runtime/answer.py
         raise_error_for_unhandled_request=False,
         oauth_settings=tenants.oauth if tenants is not None else None,
+        user_facing_authorize_error_message=NOT_INSTALLED_TEXT,
     )
     subcommands = Subcommands()  # `/task <word> …`, filled by the features that own the words
     if tenants is None:

@@ -37,6 +37,12 @@ NOT_CONNECTED_TEXT = (
     "A workspace admin can connect it with `/task connect org_…` (the clinic's MaxCare "
     "organization ID)."
 )
+# Said (by Bolt) to a person in a workspace the app has no installation for, e.g. after an
+# uninstall: nothing of theirs is read or sent anywhere.
+NOT_INSTALLED_TEXT = (
+    "MaxCare Tasks is not installed in this workspace (any more), so nothing was done. "
+    "A workspace admin can install it again from the clinic's install link."
+)
 # What a disconnected workspace may still do: connect, and read the help.
 _OPEN_WORDS = ("connect", "help")
 

@@ -118,9 +118,10 @@ def slash_command(
     response_url: str = DEFAULT_RESPONSE_URL,
     trigger_id: str | None = None,
     enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> Signed:
     """A slash command invocation (form-encoded, fields in Slack's order; on Enterprise Grid
-    with the organization's ID too)."""
+    with the organization's ID too, and for an org-wide install is_enterprise_install)."""
     fields = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
@@ -132,7 +133,7 @@ def slash_command(
         "command": command,
         "text": text,
         "api_app_id": API_APP_ID,
-        "is_enterprise_install": "false",
+        "is_enterprise_install": "true" if is_enterprise_install else "false",
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
     }
@@ -251,6 +252,8 @@ def view_submission(
     private_metadata: str | None = None,
     callback_id: str | None = None,
     response_urls: list[dict[str, Any]] | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> Signed:
     """Submitting `view` with `values`; callback_id defaults to the view's, else create_task."""
     shown = _submitted_view(
@@ -264,6 +267,9 @@ def view_submission(
         "view": shown,
         "response_urls": list(response_urls or []),
     }
+    if enterprise_id:
+        payload["enterprise"] = {"id": enterprise_id, "name": enterprise_id}
+        payload["is_enterprise_install"] = is_enterprise_install
     return _payload_body(payload)
 
 

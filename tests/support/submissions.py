@@ -33,8 +33,11 @@ def submission(
     user_id: str = "UNURSE",
     channel: str = CHANNEL,
     team_id: str = payloads.TEAM_ID,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[str, dict[str, str]]:
-    """A signed view_submission of the task form, as sent from a slash command's modal."""
+    """A signed view_submission of the task form, as sent from a slash command's modal (on
+    Enterprise Grid: of a workspace of `enterprise_id`, installed org-wide or not)."""
     meta = Destination(source="command", channel_id=channel).dump()
     view: dict[str, Any] = blocks.task_modal(Prefill(), private_metadata=meta)
     values = payloads.state_values(
@@ -43,5 +46,6 @@ def submission(
         payloads.plain_text_value(ids.NOTES_BLOCK, ids.NOTES_ACTION, notes),
     )
     return payloads.view_submission(
-        view, values, user_id=user_id, view_id=view_id, private_metadata=meta, team_id=team_id
-    )
+        view, values, user_id=user_id, view_id=view_id, private_metadata=meta, team_id=team_id,
+        enterprise_id=enterprise_id, is_enterprise_install=is_enterprise_install,
+    )  # fmt: skip
