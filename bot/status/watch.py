@@ -188,21 +188,24 @@ class TaskWatch:
         if self.workspace_of is None:
             await self._check(pending, not_after)
             return
-        for key in sorted({str(row.get("workspace") or "") for row in pending.values()}):
-            group = {t: row for t, row in pending.items() if (row.get("workspace") or "") == key}
-            workspace = await self.workspace_of(key)
-            if workspace is None:
-                for task_id in group:
-                    self.store.update_task(task_id, watch_next_at=None, **RELEASED)
-                    del pending[task_id]
-                continue
+        groups: dict[str, dict[str, dict[str, Any]]] = {}
+        for task_id, row in pending.items():
+            groups.setdefault(str(row.get("workspace") or ""), {})[task_id] = row
+        for key, group in groups.items():
+            task_ids = list(group)
             try:
+                workspace = await self.workspace_of(key)
+                if workspace is None:
+                    for task_id in task_ids:
+                        self.store.update_task(task_id, watch_next_at=None, **RELEASED)
+                    group.clear()
+                    continue
                 with tenancy.serving(workspace):
-                    await self._check(group, not_after)
+                    await self._check(group, not_after)  # removes each task it checked
             finally:
-                for task_id in set(pending) - set(group):
-                    if (pending[task_id].get("workspace") or "") == key:
-                        del pending[task_id]  # checked: no longer pending
+                for task_id in task_ids:
+                    if task_id not in group:
+                        del pending[task_id]
 
     async def _check(self, pending: dict[str, dict[str, Any]], not_after: float) -> None:
         """Ask MaxCare about every pending task (removing each one checked)."""

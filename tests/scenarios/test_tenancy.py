@@ -5,16 +5,33 @@ clinic's work; an Enterprise Grid org-wide install serves every workspace of its
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
 
 from bot import tenancy
 from bot.db.interface import UNINSTALLED
-from tests.scenarios.test_workspaces import NORTH, SOUTH, Clinic, clinic, command, install, link
+from tests.scenarios.test_workspaces import (
+    NORTH,
+    SOUTH,
+    Clinic,
+    clinic,
+    command,
+    install,
+    link,
+    many_mode,
+)
 from tests.scenarios.test_workspaces import many as many  # the fixture, for the tests here
 from tests.support import payloads
-from tests.support.harness import Harness
+from tests.support.fakes import FakeMaxCare, FakeSlack
+from tests.support.fakes.records import Call
+from tests.support.harness import FAST, Harness
+from tests.support.status import wait_until
 from tests.support.submissions import new_view_id, submission
 from tests.support.tenants import workspace
+
+pytestmark = pytest.mark.both_databases
 
 
 @dataclass
@@ -200,3 +217,46 @@ async def test_an_org_wide_install_serves_every_workspace_of_its_organization(
     assert sub is not None and sub.task_id and sub.workspace == grid, sub
     assert h.maxcare.organization_of(sub.task_id) == org
     assert h.bot.store.count_links_by_workspace() == {grid: 2}
+
+
+async def test_sync_checks_the_watch_and_names_serve_each_clinic_as_itself(
+    slack: FakeSlack,
+    maxcare: FakeMaxCare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
+) -> None:
+    quick = replace(FAST, follow_first_delay=0.05, follow_max_delay=0.1)
+    async with many_mode(
+        slack, maxcare, tmp_path, monkeypatch, database_url, tuning=quick,
+        TASK_WATCH_SECONDS="0.05",
+    ) as h:  # fmt: skip
+        north = await running(h, NORTH, "North Clinic", None)
+        south = await running(h, SOUTH, "South Clinic", h.maxcare.add_organization())
+        for clinic_ in (north, south):
+            h.maxcare.set_task(clinic_.task_id, status="in_progress", syncStatus="synced")
+
+        def told(run: Running) -> list[Call]:
+            return [
+                c for c in h.slack.calls("chat.postMessage")
+                if c.params.get("thread_ts") and run.task_id in json.dumps(c.params)
+            ]  # fmt: skip
+
+        await wait_until(lambda: bool(told(north)) and bool(told(south)))
+        for run, team_id in ((north, NORTH), (south, SOUTH)):
+            token = h.slack.workspace(team_id).token
+            assert {c.token for c in told(run)} == {token}  # the creator told, as its bot
+            updates = [
+                c for c in h.slack.calls("chat.update") if run.task_id in json.dumps(c.params)
+            ]
+            assert updates and {c.token for c in updates} == {token}
+            asked = [r for r in h.maxcare.requests("GET") if run.task_id in r.path]
+            assert asked and {r.headers["x-organization-id"] for r in asked} == {run.who.org}
+
+        # The people directory learns each workspace's names as that workspace.
+        await h.bot.people.refresh_all()
+        with tenancy.serving(workspace(NORTH)):
+            assert h.bot.people.name(north.who.nurse) == "nurse-NORTH"
+            assert h.bot.people.name(south.who.nurse) is None
+        with tenancy.serving(workspace(SOUTH)):
+            assert h.bot.people.name(south.who.nurse) == "nurse-SOUTH"

@@ -4,6 +4,7 @@ with its clinic's organization and each Slack call with its clinic's token."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.app import Tuning
 from bot.settings import load_settings
 from bot.workspaces.tokens import new_key
 from tests.support import payloads
 from tests.support.fakes import FakeMaxCare, FakeSlack
-from tests.support.harness import Harness, env_for, serve_harness
+from tests.support.harness import FAST, Harness, env_for, serve_harness
 from tests.support.submissions import CHANNEL, new_view_id, submission
 
 NORTH, SOUTH = "T0NORTH", "T0SOUTH"
@@ -32,11 +34,35 @@ class Clinic:
     org: str
 
 
+# Many-workspace mode works on both databases.
+pytestmark = pytest.mark.both_databases
+
+
 @pytest.fixture
 async def many(
-    slack: FakeSlack, maxcare: FakeMaxCare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slack: FakeSlack,
+    maxcare: FakeMaxCare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
 ) -> AsyncIterator[Harness]:
-    """The app in many-workspace mode, installed nowhere yet."""
+    """The app in many-workspace mode, installed nowhere yet (on the test's database)."""
+    async with many_mode(slack, maxcare, tmp_path, monkeypatch, database_url) as harness:
+        yield harness
+
+
+@contextlib.asynccontextmanager
+async def many_mode(
+    slack: FakeSlack,
+    maxcare: FakeMaxCare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
+    *,
+    tuning: Tuning = FAST,
+    **settings: str,
+) -> AsyncIterator[Harness]:
+    """The app in many-workspace mode with these settings (environment variables) too."""
     monkeypatch.chdir(tmp_path)
     env = env_for(slack, maxcare, tmp_path / "bot.db")
     del env["SLACK_BOT_TOKEN"], env["MAXCARE_ORGANIZATION_ID"], env["BOT_ADMINS"]
@@ -49,7 +75,11 @@ async def many(
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    async with serve_harness(load_settings(), slack, maxcare) as harness:
+    if database_url is not None:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    async with serve_harness(load_settings(), slack, maxcare, tuning=tuning) as harness:
         yield harness
 
 
