@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TextIO
+from typing import Any, TextIO
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import tenancy
 from bot.db import describe_database, open_store
-from bot.db.interface import INSTALLED
-from bot.errors import ConfigError
+from bot.db.interface import INSTALLED, Store
+from bot.errors import ConfigError, TokenKeyError
 from bot.links.stale import find_stale
 from bot.links.views import stale_label
 from bot.maxcare import MaxCareClient, MaxCareError
 from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
-from bot.workspaces.service import verify_organization
+from bot.tenancy import Workspace
+from bot.workspaces.service import installed_bot_token, verify_organization
 
 
 def check(out: TextIO) -> int:
@@ -59,13 +61,7 @@ async def _check_services(settings: Settings, out: TextIO) -> int:
     except OSError as exc:
         failures += 1
         print(f"FAIL Slack: cannot reach {settings.slack_api_url} ({exc})", file=out)
-    maxcare = MaxCareClient(
-        base_url=settings.maxcare_api_url,
-        api_key=settings.maxcare_api_key,
-        organization_id=settings.maxcare_organization_id,
-        timeout=settings.maxcare_timeout_seconds,
-        max_attempts=1,
-    )
+    maxcare = _maxcare(settings, settings.maxcare_organization_id)
     try:
         await maxcare.ping()
         print(f"ok   MaxCare at {settings.maxcare_api_url}", file=out)
@@ -85,50 +81,92 @@ async def _check_workspaces(settings: Settings, out: TextIO) -> int:
     where = describe_database(settings)
     try:
         store = open_store(settings)
-        version, rows = store.schema_version(), store.list_installations()
-        store.close()
     except Exception as exc:  # any failure to open is the message
         print(f"FAIL database {where}: {exc}", file=out)
         print("1 problem(s)", file=out)
         return 1
-    print(f"ok   database {where}, schema version {version}", file=out)
-    installed = [r for r in rows if r["state"] == INSTALLED]
-    print(f"ok   Slack: many-workspace mode, {len(installed)} workspace(s) installed", file=out)
-    failures = 0
-    for row in installed:
-        name = f"{row['team_name'] or row['enterprise_name'] or ''} ({row['key']})".strip()
-        org = row["organization_id"]
-        if org is None:
-            print(f"note {name}: not connected to MaxCare yet (`/task connect org_…`)", file=out)
-            continue
-        try:
-            await verify_organization(settings, org)
-            print(f"ok   {name}: MaxCare organization {org}", file=out)
-        except MaxCareError as exc:
-            failures += 1
-            print(f"FAIL {name}: MaxCare organization {org}: {exc.user_message('the check')}",
-                  file=out)  # fmt: skip
+    try:
+        version, rows = store.schema_version(), store.list_installations()
+        print(f"ok   database {where}, schema version {version}", file=out)
+        installed = [r for r in rows if r["state"] == INSTALLED]
+        print(f"ok   Slack: many-workspace mode, {len(installed)} workspace(s) installed",
+              file=out)  # fmt: skip
+        failures = 0
+        for row in installed:
+            failures += await _check_workspace(settings, store, row, out)
+    finally:
+        store.close()
     print("all good" if not failures else f"{failures} problem(s)", file=out)
     return 1 if failures else 0
 
 
-async def check_links(
-    settings: Settings, slack: AsyncWebClient, maxcare: MaxCareClient, out: TextIO
+async def _check_workspace(
+    settings: Settings, store: Store, row: dict[str, Any], out: TextIO
 ) -> int:
-    """The `check` lines about stale links; returns the number of problems (0 or 1)."""
+    """One installed workspace: its MaxCare organization, then its links as it; problems."""
+    name = f"{row['team_name'] or row['enterprise_name'] or ''} ({row['key']})".strip()
+    org = row["organization_id"]
+    if org is None:
+        print(f"note {name}: not connected to MaxCare yet (`/task connect org_…`)", file=out)
+        return 0
+    try:
+        await verify_organization(settings, org)
+        print(f"ok   {name}: MaxCare organization {org}", file=out)
+    except MaxCareError as exc:
+        print(f"FAIL {name}: MaxCare organization {org}: {exc.user_message('the check')}",
+              file=out)  # fmt: skip
+        return 1
+    try:
+        token = installed_bot_token(settings, store, row["key"])
+    except TokenKeyError as exc:
+        print(f"FAIL {name}: {exc}", file=out)
+        return 1
+    if token is None:
+        return 0  # uninstalled since it was listed
+    served = Workspace(row["key"], row["team_id"], row["enterprise_id"], token,
+                       organization_id=org)  # fmt: skip
+    slack = slack_client(settings, token=token)
+    try:
+        async with _maxcare(settings, org) as maxcare:
+            with tenancy.serving(served):
+                return await check_links(settings, slack, maxcare, out, what=f"{name}: links")
+    finally:
+        if slack.session is not None and not slack.session.closed:
+            await slack.session.close()
+
+
+def _maxcare(settings: Settings, organization_id: str) -> MaxCareClient:
+    return MaxCareClient(
+        base_url=settings.maxcare_api_url,
+        api_key=settings.maxcare_api_key,
+        organization_id=organization_id,
+        timeout=settings.maxcare_timeout_seconds,
+        max_attempts=1,
+    )
+
+
+async def check_links(
+    settings: Settings,
+    slack: AsyncWebClient,
+    maxcare: MaxCareClient,
+    out: TextIO,
+    what: str = "links",
+) -> int:
+    """The `check` lines about stale links (of the workspace served); problems (0 or 1)."""
     store = open_store(settings)
     try:
         stale = await find_stale(store, slack, maxcare)
         total = store.count_links()
     except (SlackClientError, MaxCareError) as exc:
-        print(f"FAIL links: could not check them ({type(exc).__name__})", file=out)
+        print(f"FAIL {what}: could not check them ({type(exc).__name__})", file=out)
         return 1
     finally:
         store.close()
     if not stale:
-        print(f"ok   links: all {total} usable", file=out)
+        print(f"ok   {what}: all {total} usable", file=out)
         return 0
-    print(f"FAIL links: {len(stale)} of {total} cannot be used (nobody can assign them):", file=out)
+    print(f"FAIL {what}: {len(stale)} of {total} cannot be used (nobody can assign them):",
+          file=out)  # fmt: skip
     for s in stale:
         why = ", ".join(stale_label(r) for r in s.reasons)
         name = f" {s.link.provider_name}" if s.link.provider_name else ""

@@ -26,8 +26,7 @@ from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
 from bot.slack.payload import is_user_id
 from bot.tenancy import Workspace
-from bot.workspaces.installations import DatabaseInstallationStore
-from bot.workspaces.tokens import TokenCipher
+from bot.workspaces.service import installed_bot_token
 
 # -- which workspace's links ----------------------------------------------------------------
 
@@ -251,18 +250,16 @@ def _as_installed(settings: Settings, store: Store, workspace: Workspace) -> tup
     if settings.mode == "single":
         assert settings.slack_bot_token is not None and settings.maxcare_organization_id
         return settings.slack_bot_token.get_secret_value(), settings.maxcare_organization_id
-    assert settings.token_encryption_key is not None  # many-workspace settings require it
-    cipher = TokenCipher.from_setting(settings.token_encryption_key)
-    bot = DatabaseInstallationStore(store, cipher).find_by_key(workspace.key)
+    token = installed_bot_token(settings, store, workspace.key)
     row = store.get_installation(workspace.key)
-    if bot is None or not bot.bot_token or row is None:
+    if token is None or row is None:
         return f"workspace {workspace.key} is not installed now"
     if not row["organization_id"]:
         return (
             f"workspace {workspace.key} is not connected to MaxCare yet "
             f"(`python -m bot workspaces set-org {workspace.key} org_…`)"
         )
-    return bot.bot_token, str(row["organization_id"])
+    return token, str(row["organization_id"])
 
 
 async def _suggest(

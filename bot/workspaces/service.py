@@ -1,13 +1,17 @@
-"""`python -m bot workspaces set-org`'s check before saving: one MaxCare call made as that
-organization, with the ID rule `/task connect` uses (bot/workspaces/connect.py)."""
+"""What the command line needs of a workspace: `workspaces set-org`'s check before saving (one
+MaxCare call made as that organization, with the ID rule `/task connect` uses), and an
+installation's bot token for commands that ask Slack as it (`check`, `links suggest`)."""
 
 from __future__ import annotations
 
 import httpx
 
+from bot.db.interface import Store
 from bot.maxcare import MaxCareClient
 from bot.maxcare.ids import normalize_id
 from bot.settings import Settings
+from bot.workspaces.installations import DatabaseInstallationStore
+from bot.workspaces.tokens import TokenCipher
 
 
 def organization_id(text: str) -> str | None:
@@ -30,3 +34,12 @@ async def verify_organization(
         transport=transport,
     ) as client:
         await client.ping()
+
+
+def installed_bot_token(settings: Settings, store: Store, key: str) -> str | None:
+    """The installation's bot token, decrypted (TokenKeyError: no key opens it); None unless
+    the app is installed there now. Many-workspace mode only."""
+    assert settings.token_encryption_key is not None  # many-workspace settings require it
+    cipher = TokenCipher.from_setting(settings.token_encryption_key)
+    bot = DatabaseInstallationStore(store, cipher).find_by_key(key)
+    return bot.bot_token if bot is not None and bot.bot_token else None

@@ -110,6 +110,11 @@ class SlackOAuth:
             )  # fmt: skip
         return code, query["state"]
 
+    def token_for(self, team_id: str) -> str:
+        """A new live bot token of the workspace, as an install gives one (for command-line
+        tests, which store installations without a browser)."""
+        return str(self._issue(self.workspace(team_id))["access_token"])
+
     def revoke(self, team_id: str) -> None:
         """The app is uninstalled (or its tokens revoked): every token of the workspace dies."""
         with self._lock:

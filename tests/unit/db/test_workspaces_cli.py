@@ -4,6 +4,8 @@ list, set-org (checked with MaxCare first), remove, rotate-key, new-key. Never a
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from bot.workspaces.installations import DatabaseInstallationStore
 from bot.workspaces.tokens import TokenCipher, new_key
 from tests.support import payloads
 from tests.support.cli import ALL_VARS, configure, run, run_process
-from tests.support.fakes import FakeMaxCare
+from tests.support.fakes import FakeMaxCare, FakeSlack
 from tests.support.tenants import workspace
 from tests.unit.db.conftest import Backend
 from tests.unit.db.test_installation_store import raw_bytes
@@ -30,9 +32,13 @@ OLD_KEY, NEW_KEY = new_key(), new_key()
 
 @pytest.fixture
 def many(
-    backend: Backend, maxcare: FakeMaxCare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend,
+    slack: FakeSlack,
+    maxcare: FakeMaxCare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Backend:
-    """Many-workspace mode on the test's database, MaxCare faked."""
+    """Many-workspace mode on the test's database, Slack and MaxCare faked."""
     for name in ALL_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -44,6 +50,7 @@ def many(
         "TOKEN_ENCRYPTION_KEY": OLD_KEY,
         "MAXCARE_API_KEY": maxcare.api_key,
         "MAXCARE_API_URL": maxcare.url,
+        "SLACK_API_URL": slack.api_url,
     })  # fmt: skip
     return backend
 
@@ -312,3 +319,63 @@ def test_with_one_workspace_installed_team_may_be_left_out(
     )))  # fmt: skip
     assert run(capsys, "links", "add", "UNURSE", "prv_" + "a" * 32)[0] == 0
     assert store.count_links_by_workspace() == {"T0CLINICA": 1}
+
+
+def two_clinics_in_slack(store: Store, slack: FakeSlack, maxcare: FakeMaxCare) -> dict[str, str]:
+    """North and South installed with live tokens, connected, each with its own people and
+    providers; returns each clinic's organization."""
+    installs = DatabaseInstallationStore(store, TokenCipher([OLD_KEY]))
+    orgs = {"T0NORTH": maxcare.organization_id, "T0SOUTH": maxcare.add_organization()}
+    for team, name in (("T0NORTH", "North"), ("T0SOUTH", "South")):
+        slack.add_workspace(team, name)
+        bot = slack.token_for(team)
+        asyncio.run(installs.async_save(Installation(
+            team_id=team, team_name=name, bot_token=bot, bot_id="B" + team,
+            bot_user_id="UBOT" + team, user_id="UADMIN" + team,
+        )))  # fmt: skip
+        store.set_installation_org(team, orgs[team])
+    return orgs
+
+
+def test_check_looks_at_each_workspaces_links_as_that_workspace(
+    many: Backend, slack: FakeSlack, maxcare: FakeMaxCare, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    orgs = two_clinics_in_slack(store, slack, maxcare)
+    slack.add_user("UNURSENORTH", name="nina", team_id="T0NORTH")
+    slack.add_user("UGONESOUTH", name="gone", team_id="T0SOUTH", deleted=True)
+    north = maxcare.add_provider(first_name="Nina")
+    south = maxcare.add_provider(first_name="Gus", organization_id=orgs["T0SOUTH"])
+    with tenancy.serving(workspace("T0NORTH")):
+        store.set_link("UNURSENORTH", north["id"], actor="test")
+    with tenancy.serving(workspace("T0SOUTH")):
+        store.set_link("UGONESOUTH", south["id"], actor="test")
+    code, out, err = run(capsys, "check")
+    assert code == 1 and "Traceback" not in out + err
+    assert "ok   North (T0NORTH): links: all 1 usable" in out
+    assert "FAIL South (T0SOUTH): links: 1 of 1 cannot be used" in out
+    assert "UGONESOUTH" in out and "UNURSENORTH" not in out.split("South (T0SOUTH): links")[1]
+    users_lists = slack.calls("users.list")
+    assert {c.token for c in users_lists} == {
+        slack.workspace("T0NORTH").token, slack.workspace("T0SOUTH").token
+    }  # each workspace's people read with its own token
+    for team in ("T0NORTH", "T0SOUTH"):
+        assert str(slack.workspace(team).token) not in out + err
+
+
+def test_suggest_proposes_a_workspaces_people_and_its_organizations_providers(
+    many: Backend, slack: FakeSlack, maxcare: FakeMaxCare, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    orgs = two_clinics_in_slack(store, slack, maxcare)
+    slack.add_user("UCAROL", name="carol", real_name="Carol Diaz", team_id="T0SOUTH")
+    slack.add_user("UCARL", name="carl", real_name="Carl Diaz", team_id="T0NORTH")
+    carol = maxcare.add_provider(first_name="Carol", last_name="Diaz",
+                                 organization_id=orgs["T0SOUTH"])  # fmt: skip
+    maxcare.add_provider(first_name="Carl", last_name="Diaz")  # North's organization
+    code, _, err = run(capsys, "links", "suggest")
+    assert code == 2 and "--team" in err
+    code, out, err = run(capsys, "links", "suggest", "--team", "T0SOUTH")
+    assert code == 0, err
+    proposed = [(r["slack_user_id"], r["provider_id"]) for r in csv.DictReader(io.StringIO(out))]
+    assert proposed == [("UCAROL", carol["id"])]
