@@ -18,7 +18,7 @@ from bot.maxcare import MaxCareClient, MaxCareError
 from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
 from bot.tenancy import Workspace
-from bot.workspaces.service import installed_bot_token, verify_organization
+from bot.workspaces.service import installed_bot_token, maxcare_as, verify_organization
 
 
 def check(out: TextIO) -> int:
@@ -61,7 +61,7 @@ async def _check_services(settings: Settings, out: TextIO) -> int:
     except OSError as exc:
         failures += 1
         print(f"FAIL Slack: cannot reach {settings.slack_api_url} ({exc})", file=out)
-    maxcare = _maxcare(settings, settings.maxcare_organization_id)
+    maxcare = maxcare_as(settings, settings.maxcare_organization_id, max_attempts=1)
     try:
         await maxcare.ping()
         print(f"ok   MaxCare at {settings.maxcare_api_url}", file=out)
@@ -127,22 +127,12 @@ async def _check_workspace(
                        organization_id=org)  # fmt: skip
     slack = slack_client(settings, token=token)
     try:
-        async with _maxcare(settings, org) as maxcare:
+        async with maxcare_as(settings, org, max_attempts=1) as maxcare:
             with tenancy.serving(served):
                 return await check_links(settings, slack, maxcare, out, what=f"{name}: links")
     finally:
         if slack.session is not None and not slack.session.closed:
             await slack.session.close()
-
-
-def _maxcare(settings: Settings, organization_id: str) -> MaxCareClient:
-    return MaxCareClient(
-        base_url=settings.maxcare_api_url,
-        api_key=settings.maxcare_api_key,
-        organization_id=organization_id,
-        timeout=settings.maxcare_timeout_seconds,
-        max_attempts=1,
-    )
 
 
 async def check_links(

@@ -8,20 +8,18 @@ before the write, as SQLite's single writer guarantees.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from bot import tenancy
 from bot.db.interface import (
     LINK_CACHE_MAX,
     LINK_COLUMNS,
     STALE_PROVIDER,
     Link,
     LinkEvent,
-    utcnow,
 )
 from bot.db.pg_connection import PgConnection, upsert_sql
 
@@ -69,14 +67,8 @@ _IMPORT_UPSERT = (
 class PgLinks(PgConnection):
     """The links part of the PostgreSQL store."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-        scope: Callable[[], str] = tenancy.key_or_single,
-    ) -> None:
-        super().__init__(url, clock=clock, scope=scope)
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
         # get_links' memory, by workspace and person; None: not linked
         self._links: dict[tuple[str, str], Link | None] = {}
         self._links_read_at: datetime | None = None

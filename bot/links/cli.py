@@ -20,13 +20,13 @@ from bot.errors import ConfigError, LinksFileError
 from bot.links import suggest
 from bot.links.csv_io import links_to_csv, parse_links_csv
 from bot.links.stale import slack_people
-from bot.maxcare import MaxCareClient, MaxCareError
+from bot.maxcare import MaxCareError
 from bot.maxcare.ids import normalize_provider_id
 from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
 from bot.slack.payload import is_user_id
 from bot.tenancy import Workspace
-from bot.workspaces.service import installed_bot_token
+from bot.workspaces.service import installed_bot_token, maxcare_as
 
 # -- which workspace's links ----------------------------------------------------------------
 
@@ -207,16 +207,6 @@ class _Progress:
             self.err.flush()
 
 
-def _maxcare(settings: Settings, organization_id: str) -> MaxCareClient:
-    return MaxCareClient(
-        base_url=settings.maxcare_api_url,
-        api_key=settings.maxcare_api_key,
-        organization_id=organization_id,
-        timeout=settings.maxcare_timeout_seconds,
-        rate_limit_per_minute=settings.maxcare_rate_limit_per_minute,
-    )
-
-
 def links_suggest(
     path: Path | None, out: TextIO, err: TextIO | None = None, team: str | None = None
 ) -> int:
@@ -274,7 +264,7 @@ async def _suggest(
     progress = _Progress(err)
     slack = slack_client(settings, token=token)
     try:
-        async with _maxcare(settings, organization_id) as maxcare:
+        async with maxcare_as(settings, organization_id) as maxcare:
             members = await slack_people(slack, progress=progress)
             providers = []
             page = 1

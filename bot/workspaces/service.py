@@ -4,6 +4,8 @@ installation's bot token for commands that ask Slack as it (`check`, `links sugg
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from bot.db.interface import Store
@@ -20,19 +22,25 @@ def organization_id(text: str) -> str | None:
     return normalize_id(text, "org")
 
 
+def maxcare_as(settings: Settings, organization: str, **options: Any) -> MaxCareClient:
+    """A MaxCare client of the command line's, asking as one organization."""
+    return MaxCareClient(
+        base_url=settings.maxcare_api_url,
+        api_key=settings.maxcare_api_key,
+        organization_id=organization,
+        timeout=settings.maxcare_timeout_seconds,
+        rate_limit_per_minute=settings.maxcare_rate_limit_per_minute,
+        **options,
+    )
+
+
 async def verify_organization(
     settings: Settings, organization: str, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> None:
     """One cheap MaxCare call as this organization; raises MaxCareError with MaxCare's reason
     when the app's key cannot reach it (the clinic has not installed the app in MaxCare)."""
-    async with MaxCareClient(
-        base_url=settings.maxcare_api_url,
-        api_key=settings.maxcare_api_key,
-        organization_id=organization,
-        timeout=settings.maxcare_timeout_seconds,
-        max_attempts=1,  # a person is waiting for the answer
-        transport=transport,
-    ) as client:
+    # One attempt: a person is waiting for the answer.
+    async with maxcare_as(settings, organization, max_attempts=1, transport=transport) as client:
         await client.ping()
 
 
