@@ -26,12 +26,12 @@ from typing import Any, Protocol
 
 from bot import tenancy
 from bot.db.store import STALE_PROVIDER, WORKFLOW, Store, Submission, default_owner
+from bot.fair import FairSlots
 from bot.maxcare import MaxCareAPIError, MaxCareClient, MaxCareError, NotFound, RateLimited, Task
 from bot.runtime.loops import forever
 from bot.runtime.pressure import RequestPressure
 from bot.slack.failures import describe
 from bot.tasks import retry
-from bot.tasks.fair import FairSlots
 from bot.tasks.notifier import Notifier, Undeliverable
 from bot.tasks.reconcile import find_created
 from bot.tasks.retry import GaveUp, Transient

@@ -153,6 +153,12 @@ def served_organization() -> str | None:
     return workspace.organization_id if workspace is not None else None
 
 
+def served_key() -> str | None:
+    """The key of the workspace being served (the MaxCare client's turns are fair by it)."""
+    workspace = tenancy.current()
+    return workspace.key if workspace is not None else None
+
+
 @dataclass(frozen=True)
 class Tenants:
     """Many-workspace mode's parts: the install flow, organizations and workspaces."""
