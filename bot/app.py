@@ -44,7 +44,12 @@ from bot.workflow import listeners as workflow_listeners
 from bot.workflow.service import WorkflowService
 from bot.workspaces import listeners as workspace_listeners
 from bot.workspaces.connect import Connector
-from bot.workspaces.serving import ServeWorkspace, served_key, served_organization, workspaces_of
+from bot.workspaces.serving import (
+    ServeWorkspace,
+    served_organization,
+    served_workspace_key,
+    workspaces_of,
+)
 
 log = logging.getLogger("bot.app")
 
@@ -165,7 +170,7 @@ async def build_bot(
         on_outcome=metrics.maxcare_outcome,
         shared=store.shared_budget(),  # several instances on PostgreSQL spend one budget
         organization=served_organization if many else None,  # one budget for every clinic
-        workspace=served_key if many else None,  # shared fairly between them
+        workspace=served_workspace_key if many else None,  # shared fairly between them
     )
     metrics.watch(store, maxcare)
     cards = TaskCards(store=store)

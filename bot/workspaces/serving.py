@@ -153,7 +153,7 @@ def served_organization() -> str | None:
     return workspace.organization_id if workspace is not None else None
 
 
-def served_key() -> str | None:
+def served_workspace_key() -> str | None:
     """The key of the workspace being served (the MaxCare client's turns are fair by it)."""
     workspace = tenancy.current()
     return workspace.key if workspace is not None else None
