@@ -26,7 +26,7 @@ class Apps:
     """The processes of one run, each started on demand and all stopped at the end."""
 
     def __init__(self, fakes: Fakes, tmp: Path, profile_dir: Path | None = None) -> None:
-        self.tmp, self.profile_dir = tmp, profile_dir
+        self.fakes, self.tmp, self.profile_dir = fakes, tmp, profile_dir
         self.procs: list[Proc] = []
         nurse_ids = fakes.maxcare_providers(len(NURSES))
         self.doctor_id = fakes.maxcare_providers(1)[0]
@@ -61,17 +61,34 @@ class Apps:
     def bot(self, name: str, database_url: str | None = None, **env: str) -> Proc:
         """`python -m bot serve` on its own SQLite database, or on `database_url` (prepared
         with `postgres`), not started."""
-        port = free_port()
         where = (
             {"DATABASE_URL": database_url}
             if database_url
             else {"DATABASE_PATH": str(self.database(name))}
         )
-        full = {**self.env, "PORT": str(port), **where, **env}
+        return self._bot(name, {**self.env, **where, **env})
+
+    def many_workspaces_bot(self, name: str, **env: str) -> Proc:
+        """`python -m bot serve` in many-workspace mode on a SQLite database of its own,
+        installed nowhere and with nobody linked yet, not started."""
+        from bot.workspaces.tokens import new_key
+
+        full = {
+            **{k: v for k, v in self.env.items()
+               if k not in ("SLACK_BOT_TOKEN", "MAXCARE_ORGANIZATION_ID")},
+            **self.fakes.many_workspaces_env(),
+            "TOKEN_ENCRYPTION_KEY": new_key(),
+            "DATABASE_PATH": str(self.tmp / f"{name}.db"),
+            **env,
+        }  # fmt: skip
+        return self._bot(name, full)
+
+    def _bot(self, name: str, env: dict[str, str]) -> Proc:
+        port = free_port()
         proc = Proc(
             name,
             bot_command(self.profile_dir, name),
-            clean_env(full),
+            clean_env({**env, "PORT": str(port)}),
             self.tmp,
             port,
             self.tmp / f"{name}.log",

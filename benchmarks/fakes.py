@@ -11,7 +11,13 @@ request against its rate limit when it arrives). Receipt times (time.monotonic, 
 on Linux, so comparable with the benchmark process) are recorded before anything else and served at
 `GET /_bench/receipts` for views.open (keyed by trigger_id), chat.postMessage (keyed by channel),
 every MaxCare request and answer (keyed by "METHOD path") and each task MaxCare created (by note ID,
-at the time of its answer).
+at the time of its answer). Every task POST is also kept with its note ID, the organization it was
+sent for and its answer's status (`GET /_bench/task_posts`).
+
+Many-workspace mode needs other clinics: Slack's `POST /_bench/workspace`, `/_bench/user`,
+`/_bench/approve` (the installer on Slack's authorize page), `/_bench/response_url` and
+`GET /_bench/calls`; MaxCare's `POST /_bench/organizations` and `/_bench/providers` with an
+`organization_id`. They call the tests' fakes' own methods, so they behave as in the tests.
 """
 
 from __future__ import annotations
@@ -38,15 +44,16 @@ BENCH = "/_bench/"
 
 
 class _Receipts:
-    """Receipt records `[monotonic seconds, kind, key]`, appended from the fake's own loop."""
+    """Receipt records `[monotonic seconds, kind, key]` (or other fields after the time),
+    appended from the fake's own loop."""
 
     def __init__(self) -> None:
         self.items: list[list[Any]] = []
         self.lock = threading.Lock()
 
-    def add(self, t: float, kind: str, key: str) -> None:
+    def add(self, t: float, *fields: Any) -> None:
         with self.lock:
-            self.items.append([t, kind, key])
+            self.items.append([t, *fields])
 
     async def serve(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
@@ -93,7 +100,45 @@ class LatentSlack(FakeSlack):
         app.router.add_get(BENCH + "receipts", self.receipts.serve)
         app.router.add_get(BENCH + "counts", self._counts)
         app.router.add_post(BENCH + "arrive", self._arrive)
+        app.router.add_post(BENCH + "workspace", self._workspace)
+        app.router.add_post(BENCH + "user", self._user)
+        app.router.add_post(BENCH + "approve", self._approve)
+        app.router.add_post(BENCH + "response_url", self._response_url)
+        app.router.add_get(BENCH + "calls", self._calls_of)
         return app
+
+    async def _workspace(self, request: web.Request) -> web.Response:
+        """Another workspace the app can be installed in: `{team_id, name}`."""
+        body = await request.json()
+        self.add_workspace(str(body["team_id"]), str(body["name"]))
+        return web.json_response({"ok": True})
+
+    async def _user(self, request: web.Request) -> web.Response:
+        """A person of a workspace: `{user_id, team_id, is_admin}`."""
+        body = await request.json()
+        self.add_user(
+            str(body["user_id"]), team_id=body.get("team_id"), is_admin=bool(body.get("is_admin"))
+        )
+        return web.json_response({"ok": True})
+
+    async def _approve(self, request: web.Request) -> web.Response:
+        """The installer approves on Slack's authorize page: `{url, team_id, user_id}` →
+        `{code, state}` for the redirect (refused with 400 where Slack's page would refuse)."""
+        body = await request.json()
+        try:
+            code, state = self.approve(str(body["url"]), str(body["team_id"]), str(body["user_id"]))
+        except AssertionError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"code": code, "state": state})
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        """Issue a response_url now: `{name}` → `{url}`; its posts are `response_url:<name>`."""
+        return web.json_response({"url": self.response_url(str((await request.json())["name"]))})
+
+    async def _calls_of(self, request: web.Request) -> web.Response:
+        """The parameters and error of each recorded call of `?method=`, in order."""
+        calls = self.calls(request.query["method"])
+        return web.json_response({"items": [{"params": c.params, "error": c.error} for c in calls]})
 
     async def _arrive(self, request: web.Request) -> web.Response:
         """Record when a request got here and answer at once: the delivery floor (phase 3)."""
@@ -130,6 +175,7 @@ class LatentMaxCare(FakeMaxCare):
         super().__init__(any_note=True, rate_limit=None)
         self.latency = latency
         self.receipts = _Receipts()
+        self.task_posts = _Receipts()  # [arrived, note ID, X-Organization-Id, status]
 
     def _make_app(self) -> web.Application:
         app = super()._make_app()
@@ -137,7 +183,9 @@ class LatentMaxCare(FakeMaxCare):
         app.router.add_get(BENCH + "receipts", self.receipts.serve)
         app.router.add_post(BENCH + "config", self._config)
         app.router.add_post(BENCH + "providers", self._providers)
+        app.router.add_post(BENCH + "organizations", self._organizations)
         app.router.add_get(BENCH + "stats", self._stats)
+        app.router.add_get(BENCH + "task_posts", self.task_posts.serve)
         return app
 
     @web.middleware
@@ -148,8 +196,12 @@ class LatentMaxCare(FakeMaxCare):
         # Arrived once the body is in: httpx sends it apart from the headers, and the wait for
         # it is the sender's transit, which must not count as time spent inside MaxCare.
         raw = await request.read()
-        self.receipts.add(time.monotonic(), "maxcare", key)
+        arrived = time.monotonic()
+        self.receipts.add(arrived, "maxcare", key)
         response = await handler(request)
+        if request.method == "POST" and request.path.endswith("/tasks"):
+            org = request.headers.get("X-Organization-Id", "")
+            self.task_posts.add(arrived, _note_id(raw), org, response.status)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         # Arrival to here is the time the request spent inside "MaxCare": phase 3 subtracts it.
@@ -171,9 +223,18 @@ class LatentMaxCare(FakeMaxCare):
         return web.json_response({"ok": True})
 
     async def _providers(self, request: web.Request) -> web.Response:
-        count = int((await request.json()).get("count", 1))
-        ids = [self.add_provider(first_name=f"P{i}", last_name="Bench")["id"] for i in range(count)]
+        """`{count, organization_id}` providers (the first organization's when none is named)."""
+        body = await request.json()
+        count, org = int(body.get("count", 1)), body.get("organization_id")
+        ids = [
+            self.add_provider(first_name=f"P{i}", last_name="Bench", organization_id=org)["id"]
+            for i in range(count)
+        ]
         return web.json_response({"ids": ids})
+
+    async def _organizations(self, request: web.Request) -> web.Response:
+        """Another organization the API key reaches: `{id}`."""
+        return web.json_response({"id": self.add_organization()})
 
     async def _stats(self, request: web.Request) -> web.Response:
         """Task counts by notes text (duplicates show as counts above 1) and the 429 count;
@@ -215,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                     "slack_base": slack.base,
                     "slack_api_url": slack.api_url,
                     "slack_token": slack.token,
+                    "slack_client_id": slack.client_id,
+                    "slack_client_secret": slack.client_secret,
                     "maxcare_base": maxcare.base,
                     "maxcare_url": maxcare.url,
                     "maxcare_api_key": maxcare.api_key,

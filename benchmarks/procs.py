@@ -203,6 +203,57 @@ class Fakes(Announced):
             "MAXCARE_API_URL": self.info["maxcare_url"],
         }
 
+    def many_workspaces_env(self) -> dict[str, str]:
+        """Variables of many-workspace mode: the fake Slack's OAuth client, no bot token and no
+        MaxCare organization (each workspace's own, once installed and connected)."""
+        env = {k: v for k, v in self.env().items()
+               if k not in ("SLACK_BOT_TOKEN", "MAXCARE_ORGANIZATION_ID")}  # fmt: skip
+        env["SLACK_CLIENT_ID"] = self.info["slack_client_id"]
+        env["SLACK_CLIENT_SECRET"] = self.info["slack_client_secret"]
+        return env
+
+    def slack_workspace(self, team_id: str, name: str) -> None:
+        """Another workspace the app can be installed in."""
+        self._post(self.info["slack_base"], "workspace", {"team_id": team_id, "name": name})
+
+    def slack_user(self, user_id: str, team_id: str, is_admin: bool = False) -> None:
+        """A person of workspace `team_id` (users.info answers for them with its token)."""
+        body = {"user_id": user_id, "team_id": team_id, "is_admin": is_admin}
+        self._post(self.info["slack_base"], "user", body)
+
+    def slack_approve(self, authorize_url: str, team_id: str, user_id: str) -> tuple[str, str]:
+        """The installer approves on Slack's authorize page: (code, state) for the redirect."""
+        body = {"url": authorize_url, "team_id": team_id, "user_id": user_id}
+        got = self._post(self.info["slack_base"], "approve", body)
+        return str(got["code"]), str(got["state"])
+
+    def slack_response_url(self, name: str) -> str:
+        """A response_url issued now; its posts are the calls of `response_url:<name>`."""
+        return str(self._post(self.info["slack_base"], "response_url", {"name": name})["url"])
+
+    def slack_calls(self, method: str) -> list[dict[str, Any]]:
+        """Each recorded call of `method`: its `params` and `error`."""
+        got = self.http.get(f"{self.info['slack_base']}/_bench/calls", params={"method": method})
+        got.raise_for_status()
+        return list(got.json()["items"])
+
+    def maxcare_organization(self) -> str:
+        """Another organization the API key reaches; its ID."""
+        return str(self._post(self.info["maxcare_base"], "organizations", {})["id"])
+
+    def maxcare_task_posts(self, since: int = 0) -> tuple[int, list[list[Any]]]:
+        """Each task POST: [arrived (monotonic), note ID, X-Organization-Id, answer status]."""
+        got = self.http.get(
+            f"{self.info['maxcare_base']}/_bench/task_posts", params={"since": since}
+        )
+        body = got.json()
+        return int(body["next"]), body["items"]
+
+    def _post(self, base: str, route: str, body: dict[str, Any]) -> dict[str, Any]:
+        got = self.http.post(f"{base}/_bench/{route}", json=body)
+        got.raise_for_status()
+        return dict(got.json())
+
     def slack_receipts(self, since: int = 0) -> tuple[int, list[list[Any]]]:
         got = self.http.get(f"{self.info['slack_base']}/_bench/receipts", params={"since": since})
         body = got.json()
@@ -231,9 +282,10 @@ class Fakes(Announced):
             json={"rate_limit": rate_limit, "rate_window": rate_window},
         )
 
-    def maxcare_providers(self, count: int) -> list[str]:
-        got = self.http.post(f"{self.info['maxcare_base']}/_bench/providers", json={"count": count})
-        return list(got.json()["ids"])
+    def maxcare_providers(self, count: int, organization_id: str | None = None) -> list[str]:
+        """New providers of `organization_id` (the first organization's when None)."""
+        body = {"count": count, "organization_id": organization_id}
+        return list(self._post(self.info["maxcare_base"], "providers", body)["ids"])
 
     def maxcare_stats(self, prefix: str = "", by_note: bool = False) -> dict[str, Any]:
         """Tasks, distinct, duplicates (by notes text starting with prefix), the 429 count;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 
 from benchmarks.load import Signed
 from tests.support import payloads, submissions
@@ -33,8 +34,17 @@ def command_requests(count: int, tag: str) -> list[Signed]:
     return out
 
 
-def submission_requests(count: int, tag: str) -> list[Signed]:
-    """Signed valid task-form submissions, each confirming in its own channel; key: channel."""
+def submission_requests(
+    count: int,
+    tag: str,
+    *,
+    team_id: str = payloads.TEAM_ID,
+    nurses: Sequence[str] = NURSES,
+    doctor: str = DOCTOR,
+) -> list[Signed]:
+    """Signed valid task-form submissions, each confirming in its own channel; key: channel.
+
+    From `nurses` in turn, each assigning `doctor`, all in workspace `team_id`."""
     out = []
     for i in range(count):
         channel = f"C{tag}{i:07d}"
@@ -42,9 +52,10 @@ def submission_requests(count: int, tag: str) -> list[Signed]:
             view_id=submissions.new_view_id(),
             note=note_for(channel),
             notes=f"bench {tag} {i}: plan missing for Impression #3",
-            assignees=[DOCTOR],
-            user_id=NURSES[i % len(NURSES)],
+            assignees=[doctor],
+            user_id=nurses[i % len(nurses)],
             channel=channel,
+            team_id=team_id,
         )
         out.append((channel, body, headers))
     return out

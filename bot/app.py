@@ -172,6 +172,7 @@ async def build_bot(
         on_outcome=metrics.maxcare_outcome,
         shared=store.shared_budget(),  # several instances on PostgreSQL spend one budget
         organization=served_organization if many else None,  # one budget for every clinic
+        workspace=tenancy.key_or_single if many else None,  # shared fairly between them
     )
     metrics.watch(store, maxcare)
     tenants = workspaces_of(settings, store, slack) if many else None

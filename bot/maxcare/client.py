@@ -34,6 +34,7 @@ from bot.errors import (
     RateLimited,
     ServerError,
 )
+from bot.fair import FairSlots
 from bot.maxcare.models import Provider, ProviderPage, Task, TaskPage
 from bot.maxcare.shares import SharedBudget, Shares, current_purpose
 
@@ -77,6 +78,7 @@ class MaxCareClient:
         log: logging.Logger = logger,
         shared: SharedBudget | None = None,
         organization: Callable[[], str | None] | None = None,
+        workspace: Callable[[], str | None] | None = None,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         one_org = bool(organization_id and organization_id.strip())
@@ -99,7 +101,12 @@ class MaxCareClient:
         self._in_flight = 0
         self._paused_until = float("-inf")
         self._shares = Shares(rate_limit_per_minute, rate_window_seconds)  # background work's
-        self._lock = asyncio.Lock()
+        # One request at a time waits for the budget, the others for their turn to: handed out
+        # round-robin between workspaces (`workspace`: the key of the one being served), so a
+        # clinic's backlog queued for a spent budget does not all go before another clinic's
+        # next request. It also wakes one waiter when the budget frees, not every one.
+        self._turns = FairSlots(1)
+        self._workspace = workspace or (lambda: None)
         # Other instances spend the same budget: each request also takes a grant from the count
         # they all keep. One coroutine at a time asks it, so a full budget is polled once, not
         # once per waiting request. A grant never told its answer frees once the latest answer
@@ -264,20 +271,19 @@ class MaxCareClient:
 
     async def _acquire_slot(self, purpose: str | None = None) -> int | None:
         """Take a slot of this instance's budget, then a grant of the shared one (if any)."""
-        # Take a slot under the lock when one is free; otherwise sleep until one may be.
+        key = self._workspace() or ""
         told = False
         while True:
-            async with self._lock:
-                now = self._clock()
-                slot = max(self._next_slot(now), self._shares.next_slot(purpose, now))
-                if slot <= now:
-                    self._in_flight += 1
-                    self._shares.started(purpose)
-                    break
-            if not told:
-                told = True
-                self._log.info("MaxCare request queued %.1f s for the rate budget", slot - now)
-            await self._sleep(slot - now)
+            await self._turns.acquire(key)
+            try:
+                share_wait, told = await self._take_in_turn(purpose, told)
+            finally:
+                self._turns.release()
+            if share_wait <= 0:
+                break
+            # Its share is spent, not the budget: it waits for that out of turn (at the back
+            # of its workspace's queue afterwards), so others' requests are not held behind it.
+            await self._sleep(share_wait)
         if self._shared is None:
             return None
         try:
@@ -287,6 +293,24 @@ class MaxCareClient:
             self._in_flight -= 1
             self._shares.given_back(purpose)
             raise
+
+    async def _take_in_turn(self, purpose: str | None, told: bool) -> tuple[float, bool]:
+        """With the turn: sleep until the budget has a slot and take it (0.0), or give the
+        turn up with how long `purpose`'s share needs first. Also whether the wait was told."""
+        while True:
+            now = self._clock()
+            share_slot = self._shares.next_slot(purpose, now)
+            if share_slot > now:
+                return share_slot - now, told
+            slot = self._next_slot(now)
+            if slot <= now:
+                self._in_flight += 1
+                self._shares.started(purpose)
+                return 0.0, told
+            if not told:
+                told = True
+                self._log.info("MaxCare request queued %.1f s for the rate budget", slot - now)
+            await self._sleep(slot - now)
 
     async def _take_shared(self) -> int:
         assert self._shared is not None

@@ -186,6 +186,13 @@ class StartUp:
         self.serving = serving
         self.stop = stop
         self.refused: NotReady | None = None
+        self._check: asyncio.Task[None] | None = None
+        self.maxcare: MaxCareCheck | None = None
+        if settings.mode == "many":
+            # Every MaxCare request is made as some workspace's organization, and none is known
+            # before a workspace is connected: `/task connect` checks each one as it is made,
+            # `python -m bot check` all of them.
+            return
         # The check's own client stays quiet: the check says what matters in one line.
         quiet = logging.getLogger("bot.startup.maxcare_check")
         quiet.setLevel(logging.ERROR)
@@ -226,7 +233,8 @@ class StartUp:
                 )
             # MaxCare's first answer (or failure) comes before "ready", so a refused key
             # stops the app before it takes any request.
-            await unless_stopped(self.maxcare.answered.wait(), self.stop)
+            if self.maxcare is not None:
+                await unless_stopped(self.maxcare.answered.wait(), self.stop)
         except NotReady as problem:
             self._refuse(problem)
         incomplete = bot is None or (self.settings.socket_mode and handler is None)
@@ -246,8 +254,9 @@ class StartUp:
 
     async def close(self) -> None:
         """Stop checking MaxCare (it goes on in the background while MaxCare has not answered)."""
-        self._check.cancel()
-        await asyncio.gather(self._check, return_exceptions=True)
+        if self._check is not None:
+            self._check.cancel()
+            await asyncio.gather(self._check, return_exceptions=True)
 
 
 async def _connect_socket(bot: Bot, settings: Settings) -> AsyncSocketModeHandler:

@@ -48,7 +48,7 @@ class TaskListeners:
             return
         await ack(**result.ack)
         if result.enqueue:
-            self.service.enqueue(result.enqueue, result.tenant)
+            self.service.enqueue(result.enqueue)
 
     @answer_at_ack
     async def slash_command(

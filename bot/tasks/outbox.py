@@ -26,12 +26,12 @@ from typing import Any, Protocol
 
 from bot import tenancy
 from bot.db.store import STALE_PROVIDER, WORKFLOW, Store, Submission, default_owner
+from bot.fair import FairSlots
 from bot.maxcare import MaxCareAPIError, MaxCareClient, MaxCareError, NotFound, RateLimited, Task
 from bot.runtime.loops import forever
 from bot.runtime.pressure import RequestPressure
 from bot.slack.failures import describe
 from bot.tasks import retry
-from bot.tasks.fair import FairSlots
 from bot.tasks.notifier import Notifier, Undeliverable
 from bot.tasks.reconcile import find_created
 from bot.tasks.retry import GaveUp, Transient
@@ -109,7 +109,6 @@ class Outbox:
         self.owner = owner or default_owner()
         self.lease_seconds = lease_seconds
         self._slots = FairSlots(concurrency)  # shared fairly between workspaces
-        self._tenants: dict[str, str] = {}  # view ID -> its workspace, while in hand
         self._served: dict[str, tenancy.Workspace] = {}  # view ID -> the workspace it came as
         self.pressure = pressure or RequestPressure()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -125,13 +124,10 @@ class Outbox:
         # Many workspaces: a row taken up by a sweep is worked as the workspace it came from.
         self.workspace_of = workspace_of
 
-    def enqueue(self, view_id: str, tenant: str | None = None) -> None:
-        """Take on one submission unless it is already in hand; it starts when acks allow.
-        `tenant`: its workspace, when the caller knows it (else it is read when it starts)."""
+    def enqueue(self, view_id: str) -> None:
+        """Take on one submission unless it is already in hand; it starts when acks allow."""
         if not self._accepting or view_id in self._running or view_id in self._held:
             return
-        if tenant is not None:
-            self._tenants[view_id] = tenant
         served = tenancy.current()
         if served is not None:  # held work starts from another task: keep whom it is for
             self._served[view_id] = served
@@ -171,7 +167,6 @@ class Outbox:
 
     def _done_with(self, view_id: str) -> None:
         self._running.pop(view_id, None)
-        self._tenants.pop(view_id, None)
         self._served.pop(view_id, None)
 
     def purge_drafts(self) -> int:
@@ -305,16 +300,13 @@ class Outbox:
 
     async def _take_slot(self, view_id: str) -> None:
         """Wait for a worker slot; a wait that lasts is told to the person as "Queued"."""
-        tenant = self._tenants.get(view_id)
-        sub = None
-        if tenant is None:  # taken up by a sweep: its workspace is in its row
-            sub = self.store.get_submission(view_id)
-            tenant = sub.team_id if sub is not None else ""
-        waiter = asyncio.ensure_future(self._slots.acquire(tenant))
+        # Worked as its workspace (many workspaces; one key for one workspace): slots are
+        # handed out fairly between the workspaces with work waiting.
+        waiter = asyncio.ensure_future(self._slots.acquire(tenancy.key_or_single()))
         try:
             done, _ = await asyncio.wait({waiter}, timeout=SLOW_SECONDS)
             if not done:  # keeps its place in the queue while the person is told
-                sub = sub or self.store.get_submission(view_id)
+                sub = self.store.get_submission(view_id)
                 if sub is not None and sub.state == "pending":
                     self._background(self.notifier.show_waiting(sub, WAITING_TEXT))
             await waiter

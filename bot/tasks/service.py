@@ -35,7 +35,7 @@ def own_bot(single: str | None) -> str | None:
 class Enqueue(Protocol):
     """Hands a stored submission to the worker."""
 
-    def __call__(self, view_id: str, tenant: str | None = None) -> None: ...
+    def __call__(self, view_id: str) -> None: ...
 
 
 @dataclass
@@ -52,7 +52,6 @@ class SubmitResult:
 
     ack: dict[str, Any]
     enqueue: str | None = None
-    tenant: str | None = None  # the submission's workspace (the worker's slots are fair by it)
 
 
 class TaskService:
@@ -216,7 +215,7 @@ class TaskService:
             log.debug("submission %s accepted from %s", view_id, user_id)
         view = views.creating_modal(note_id)
         return SubmitResult(
-            {"response_action": "update", "view": view}, view_id if inserted else None, sub.team_id
+            {"response_action": "update", "view": view}, view_id if inserted else None
         )
 
     def _carry_ambiguity(self, sub: Submission, draft_of: str) -> None:

@@ -228,3 +228,27 @@ def test_a_key_refused_once_maxcare_is_back_stops_the_app(
     assert line.endswith("; stopping")
     assert app.proc is not None and app.proc.wait(WAIT) == 2
     _no_secrets(running.lines(), maxcare.api_key, app.env["MAXCARE_API_KEY"])
+
+
+def test_many_workspace_mode_starts_with_no_organization_to_check(
+    app: App, slack: FakeSlack, maxcare: FakeMaxCare
+) -> None:
+    """No workspace is connected at start-up, so there is no organization to ask MaxCare as:
+    the app starts, serves the install page, and sends MaxCare nothing meanwhile."""
+    from bot.workspaces.tokens import new_key
+
+    del app.env["SLACK_BOT_TOKEN"], app.env["MAXCARE_ORGANIZATION_ID"]
+    app.env.pop("BOT_ADMINS", None)
+    app.env.update(
+        SLACK_CLIENT_ID=slack.client_id,
+        SLACK_CLIENT_SECRET=slack.client_secret,
+        TOKEN_ENCRYPTION_KEY=new_key(),
+    )
+    running = Starting(app)
+    running.until_healthy()
+    page = httpx.get(f"{app.url}/slack/install", timeout=5)
+    assert page.status_code == 200 and "slack.com/oauth/v2/authorize" in page.text
+    assert maxcare.requests() == []
+    lines = running.lines()
+    _no_secrets(lines, slack.client_secret, maxcare.api_key)
+    assert app.terminate(WAIT) == 0

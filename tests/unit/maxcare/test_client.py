@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot import __version__
+from bot import __version__, tenancy
 from bot.maxcare import (
     BadRequest,
     Forbidden,
@@ -498,6 +498,47 @@ async def test_budget_holds_under_concurrency() -> None:
     for t in sent:  # never more than 2 in any 60-second window
         assert sum(1 for u in sent if t <= u < t + 60) <= 2
     assert max(sent) - min(sent) >= 120
+
+
+class SharedTime(FakeTime):
+    """One clock for every sleeper: a sleep ends at its own deadline (once the others due
+    before it have run), instead of adding its length to the others' as FakeTime does."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        deadline = self.now + seconds
+        await asyncio.sleep(0)  # the others asleep until then wake in the order they slept
+        self.now = max(self.now, deadline)
+
+
+async def test_a_workspace_waiting_for_the_budget_is_served_in_turn() -> None:
+    """One clinic's backlog queued for a spent budget does not all go first: the other
+    clinic's request waits for one request of each workspace ahead of it, not the backlog."""
+    fake = SharedTime()
+    served: list[tuple[str, float]] = []  # (workspace, when)
+
+    def record() -> httpx.Response:
+        served.append((tenancy.current().key, fake.now))  # type: ignore[union-attr]
+        return ok(TASK_EXAMPLE)()
+
+    async def get(key: str) -> None:
+        with tenancy.serving(tenancy.Workspace(key, key, None, "xoxb-" + key, None, ORG)):
+            await client.get_task(TASK)
+
+    async with MaxCareClient(
+        base_url="https://api.maxcare.test/v4", api_key=KEY, organization_id="",
+        organization=lambda: ORG, workspace=lambda: (w.key if (w := tenancy.current()) else None),
+        rate_limit_per_minute=2, transport=httpx.MockTransport(Server(record)),
+        clock=fake.clock, sleep=fake.sleep, wall_clock=fake.wall,
+    ) as client:  # fmt: skip
+        backlog = [asyncio.create_task(get("TA")) for _ in range(10)]
+        while len(served) < 2:  # A has spent the window's budget; its backlog waits
+            await asyncio.sleep(0)
+        await asyncio.gather(get("TB"), *backlog)
+    assert [k for k, _ in served].count("TA") == 10 and served[-1] == ("TA", 1300.0)
+    # A's backlog takes five windows more; B's request goes in the next window but one (the
+    # one after the request holding the turn when it came, and A's next, whose turn was first).
+    assert ("TB", 1120.0) in served, served
 
 
 async def test_remaining_zero_pauses_until_reset_bounded() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -28,7 +29,13 @@ class Time:
         self.now += seconds
 
 
-def client(time: Time, sent: list[float], *, limit: int) -> MaxCareClient:
+def client(
+    time: Time,
+    sent: list[float],
+    *,
+    limit: int,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> MaxCareClient:
     def answer(request: httpx.Request) -> httpx.Response:
         sent.append(time.now)
         return httpx.Response(200, json={"code": "success", "data": TASK})
@@ -36,7 +43,7 @@ def client(time: Time, sent: list[float], *, limit: int) -> MaxCareClient:
     return MaxCareClient(
         base_url="https://api.maxcare.test/v4", api_key="max_dev_ak_x", organization_id="org_x",
         rate_limit_per_minute=limit, transport=httpx.MockTransport(answer),
-        clock=time.clock, sleep=time.sleep,
+        clock=time.clock, sleep=sleep or time.sleep,
     )
 
 
@@ -84,3 +91,33 @@ async def test_a_share_holds_under_concurrency() -> None:
     assert len(sent) == 6
     for t in sent:  # never more than 2 in any 60-second window
         assert sum(1 for u in sent if t <= u < t + 60) <= 2
+
+
+async def test_a_request_waiting_for_its_share_holds_no_other_back() -> None:
+    """Requests wait for the budget one at a time (in turn); one whose share is spent waits
+    for it out of turn, so a task creation behind it is not kept waiting."""
+    time, sent = Time(), []
+    woken = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # until the test moves the clock
+        time.sleeps.append(seconds)
+        await woken.wait()
+
+    async with client(time, sent, limit=30, sleep=sleep) as maxcare:
+        maxcare.limit_share("watch", 0.1)  # 3 a minute
+
+        async def watched() -> None:
+            with purpose("watch"):
+                await maxcare.get_task(TSK)
+
+        for _ in range(3):
+            await watched()
+        waiting = asyncio.create_task(watched())
+        while not time.sleeps:
+            await asyncio.sleep(0)
+        await asyncio.wait_for(maxcare.get_task(TSK), 1.0)  # not behind the watch's request
+        assert len(sent) == 4 and not waiting.done()
+        time.now += 60.0
+        woken.set()
+        await waiting
+    assert len(sent) == 5 and time.sleeps == [60.0]

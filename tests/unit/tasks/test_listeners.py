@@ -29,7 +29,7 @@ async def service(slack: FakeSlack) -> AsyncIterator[TaskService]:
     yield TaskService(
         store=store,
         slack=AsyncWebClient(token=slack.token, base_url=slack.api_url),
-        enqueue=lambda view_id, tenant=None: None,
+        enqueue=lambda view_id: None,
         admin_ids={ADMIN},
         bot_user_id="UBOT",
         response_url_ok=lambda url: True,

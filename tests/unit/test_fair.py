@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.tasks.fair import FairSlots
+from bot.fair import FairSlots
 
 
 async def _holders(slots: FairSlots, keys: list[str], order: list[str]) -> list[asyncio.Task[None]]:

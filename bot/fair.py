@@ -1,4 +1,5 @@
-"""The outbox's worker slots, handed out fairly between workspaces with work waiting.
+"""Slots handed out fairly between workspaces with work waiting: the outbox's workers, and the
+turn to wait for MaxCare's budget (bot.maxcare.client).
 
 A burst of hundreds from one clinic would otherwise fill every slot and the queue behind them,
 and another clinic's single task would wait for the whole burst. Here the waiters queue per
