@@ -69,8 +69,8 @@ class PgLinks(PgConnection):
 
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(url, **options)
-        # get_links' memory, by workspace and person; None: not linked
-        self._links: dict[tuple[str, str], Link | None] = {}
+        # get_links' memory: workspace key -> Slack user ID -> link (None: not linked)
+        self._links: dict[str, dict[str, Link | None]] = {}
         self._links_read_at: datetime | None = None
 
     def _rolled_back(self) -> None:
@@ -89,12 +89,15 @@ class PgLinks(PgConnection):
         now = self.clock()
         read_at = self._links_read_at
         fresh = read_at is not None and timedelta(0) <= now - read_at < _CACHE_AGE
-        if not fresh or len(self._links) > LINK_CACHE_MAX:
+        if not fresh:
             self._links.clear()
             self._links_read_at = now
         scope = self.scope()
+        known = self._links.get(scope)
+        if known is None or len(known) > LINK_CACHE_MAX:
+            known = self._links[scope] = {}
         ids = list(dict.fromkeys(slack_user_ids))
-        missing = [i for i in ids if (scope, i) not in self._links]
+        missing = [i for i in ids if i not in known]
         if missing:
             rows = self._all(
                 f"{_LINK_SELECT} WHERE workspace = %s AND slack_user_id = ANY(%s)",
@@ -102,8 +105,8 @@ class PgLinks(PgConnection):
             )
             found = {row[0]: Link(*row) for row in rows}
             for i in missing:
-                self._links[scope, i] = found.get(i)
-        return {i: link for i in ids if (link := self._links[scope, i]) is not None}
+                known[i] = found.get(i)
+        return {i: link for i in ids if (link := known[i]) is not None}
 
     def _links_written(self) -> None:
         """Forget the links read into memory (this store's own writes)."""

@@ -92,7 +92,8 @@ class SQLiteStore(SQLiteInstallations):
         # In WAL mode NORMAL keeps every commit through a crash or kill -9 and skips the fsync
         # (a full sync costs 5x the whole insert); only a power loss could undo the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self._links: dict[tuple[str, str], Link | None] = {}  # get_links' memory by workspace
+        # get_links' memory: workspace key -> Slack user ID -> link (None: not linked)
+        self._links: dict[str, dict[str, Link | None]] = {}
         self._links_version = -1
         self.migrate()
 
@@ -165,12 +166,15 @@ class SQLiteStore(SQLiteInstallations):
         forgets them, and SQLite's data_version tells when another process (the CLI) wrote.
         """
         version = self.db.conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._links_version or len(self._links) > LINK_CACHE_MAX:
+        if version != self._links_version:
             self._links.clear()
             self._links_version = version
         scope = self.scope()
+        known = self._links.get(scope)
+        if known is None or len(known) > LINK_CACHE_MAX:
+            known = self._links[scope] = {}
         ids = list(dict.fromkeys(slack_user_ids))
-        missing = [i for i in ids if (scope, i) not in self._links]
+        missing = [i for i in ids if i not in known]
         if missing:
             marks = ",".join("?" * len(missing))
             cur = self.db.conn.execute(
@@ -179,8 +183,8 @@ class SQLiteStore(SQLiteInstallations):
             )
             found = {row[0]: Link(*row) for row in cur}
             for i in missing:
-                self._links[scope, i] = found.get(i)
-        return {i: link for i in ids if (link := self._links[scope, i]) is not None}
+                known[i] = found.get(i)
+        return {i: link for i in ids if (link := known[i]) is not None}
 
     def _links_written(self) -> None:
         """Forget the links read into memory (this connection's own writes)."""
