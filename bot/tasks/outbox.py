@@ -265,16 +265,18 @@ class Outbox:
         workspace = self._served.get(view_id)
         if workspace is None:  # taken up by a sweep: the workspace stored with it
             sub = self.store.get_submission(view_id)
-            workspace = await self.workspace_of(sub.workspace) if sub is not None else None
-        if workspace is None:  # uninstalled meanwhile: its work stops here
-            log.info("submission %s: its workspace is not installed; left", view_id)
-            self.store.release_submission(view_id, self.owner, not_before=self._later(3600.0))
-            return
+            if sub is None:
+                return
+            workspace = await self.workspace_of(sub.workspace)
+            if workspace is None:
+                # Uninstalled (or removed) meanwhile: its work stops and its drafts are cleared,
+                # as the uninstall itself does (this also covers an uninstall that stopped
+                # between removing the tokens and ending the work).
+                ended = self.store.end_workspace_work(sub.workspace)
+                log.info("submission %s: its workspace is not installed; %d ended", view_id, ended)
+                return
         with tenancy.serving(workspace):
             await self._worked(view_id, not_after)
-
-    def _later(self, seconds: float) -> datetime:
-        return self.store.clock() + timedelta(seconds=seconds)
 
     async def _worked(self, view_id: str, not_after: float) -> None:
         try:

@@ -260,3 +260,25 @@ async def test_sync_checks_the_watch_and_names_serve_each_clinic_as_itself(
             assert h.bot.people.name(south.who.nurse) is None
         with tenancy.serving(workspace(SOUTH)):
             assert h.bot.people.name(south.who.nurse) == "nurse-SOUTH"
+
+
+async def test_work_of_a_workspace_found_uninstalled_by_a_sweep_ends(many: Harness) -> None:
+    h = many
+    south = await running(h, SOUTH, "South Clinic", h.maxcare.add_organization())
+    pending = new_view_id()  # left unfinished by an instance that stopped, say
+    with tenancy.serving(workspace(SOUTH)):
+        sub = h.bot.store.get_submission(south.view_id)
+        assert sub is not None
+        sub.view_id, sub.notes, sub.task_id = pending, "Waiting text", None
+        h.bot.store.add_submission(sub)
+        h.bot.store.update_submission(pending, state="pending", confirmed_at=None)
+    # Uninstalled with its work not ended (as if the process stopped between the two).
+    assert h.bot.store.mark_uninstalled(SOUTH)
+    before = len(h.maxcare.requests())
+
+    assert h.bot.outbox.sweep() == 1
+    await h.settle()
+
+    ended = h.bot.store.get_submission(pending)
+    assert ended is not None and (ended.state, ended.notes) == ("uninstalled", "")
+    assert len(h.maxcare.requests()) == before  # nothing sent as a gone workspace
