@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import math
 import re
 import secrets
@@ -47,6 +46,7 @@ from benchmarks.fleet import card_counts, request_kind, tally, whole_budgets_fra
 from benchmarks.heap import keep_history_out_of_collections
 from benchmarks.load import Sample, closed_loop, open_loop
 from benchmarks.measure import Receipts, ok_ack, wait_idle, wait_until
+from benchmarks.output import RESULTS, pct, rounded, target_table, write_results
 from benchmarks.phases import per_window
 from benchmarks.procs import Fakes, Proc
 from benchmarks.run import loadavg, meta
@@ -54,8 +54,6 @@ from benchmarks.stats import summary
 from benchmarks.traffic import Tags, note_for, submission_requests
 from tests.support import payloads
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 # Slack answers a command's response_url post within this long in the fake; a wait that lasts
 # longer means the app never answered.
 ANSWER_SECONDS = 15.0
@@ -353,7 +351,7 @@ def burst(cfg: Config, bot: Proc, fakes: Fakes, a: Clinic, b: Clinic, tags: Tags
         "first_to_last_post_seconds": round(span, 2),
         "tasks_created": stats["tasks"],
         # Task POSTs (A's and B's) over whole budgets, as benchmarks/fleet.py counts them.
-        "fraction_of_budget": _round(whole_budgets_fraction(post_times, cfg.limit, cfg.window)),
+        "fraction_of_budget": rounded(whole_budgets_fraction(post_times, cfg.limit, cfg.window)),
         "maxcare_requests": len(every),
         "maxcare_requests_by_kind": dict(
             collections.Counter(request_kind(k) for _, kind, k in items if kind == "maxcare")
@@ -365,10 +363,6 @@ def burst(cfg: Config, bot: Proc, fakes: Fakes, a: Clinic, b: Clinic, tags: Tags
         **card_counts([s.key for s in accepted], receipts.count),
         "requests_per_window": per_window([t for t in every if t >= started], cfg.window),
     }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 # --- targets and the table -------------------------------------------------------------------
@@ -393,7 +387,7 @@ def targets(r: dict[str, Any], goal_windows: float = 1.5) -> list[dict[str, Any]
               d["b_again"]),
         (
             f"drain of A's burst and B's tasks at {d['budget']}",
-            f"{_pct(frac)} of the budget",
+            f"{pct(frac)} of the budget",
             "≥ 95 %",
             frac is not None and frac >= 0.95,
         ),
@@ -448,7 +442,7 @@ def report(r: dict[str, Any]) -> str:
         b_line(f"again, once A's POSTs reached {d['b_again_after_posts']:,}", d["b_again"]),
         f"drain: {d['tasks_created']:,} tasks in {d['drain_seconds']} s (ideal "
         f"{d['ideal_drain_seconds']} s); first to last POST {d['first_to_last_post_seconds']} "
-        f"s; {_pct(d['fraction_of_budget'])} of the budget over whole budgets",
+        f"s; {pct(d['fraction_of_budget'])} of the budget over whole budgets",
         f"  429s {d['provoked_429']}, lost {d['lost']}, duplicated notes "
         f"{d['duplicated_notes']}, wrong organization {d['wrong_organization']} of "
         f"{d['posts']} POSTs {d['posts_by_organization']}, cards missing {d['cards_missing']}",
@@ -456,15 +450,9 @@ def report(r: dict[str, Any]) -> str:
         f"  requests per window: {d['requests_per_window']}",
         f"log: {r['log_check']}",
         "",
-        f"{'target':<58} {'measured':<26} {'goal':<8} result",
+        *target_table(r["targets"], 26),
     ]
-    for t in r["targets"]:
-        lines.append(f"{t['target']:<58} {t['measured']:<26} {t['goal']:<8} {t['result']}")
     return "\n".join(lines)
-
-
-def _pct(fraction: float | None) -> str:
-    return "n/a" if fraction is None else f"{fraction * 100:.1f} %"
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -521,14 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_history_out_of_collections()
     results = run(cfg)
     print(report(results))
-    text = json.dumps(results, indent=2, default=str) + "\n"
-    written = [RESULTS / "fairness.json"] if args.json is None else [args.json]
-    if not cfg.quick and args.json is None:
-        written.append(HERE / "fairness.json")
-    for path in written:
-        path.write_text(text, encoding="utf-8")
-    print("wrote " + ", ".join(str(w) for w in written))
-    return 0 if all(t["result"] == "PASS" for t in results["targets"]) else 1
+    return write_results("fairness", results, full=not cfg.quick, to=args.json)
 
 
 if __name__ == "__main__":

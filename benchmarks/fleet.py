@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import math
 import os
 import shutil
@@ -37,6 +36,7 @@ from benchmarks.apps import Apps
 from benchmarks.heap import keep_history_out_of_collections
 from benchmarks.load import Sample, closed_loop
 from benchmarks.measure import Receipts, ok_ack, settle, wait_idle, wait_until
+from benchmarks.output import RESULTS, pct, rounded, target_table, write_results
 from benchmarks.phases import budget_fraction, per_window
 from benchmarks.procs import Fakes, SplitterProcess
 from benchmarks.run import loadavg, meta
@@ -44,8 +44,6 @@ from benchmarks.stats import summary
 from benchmarks.traffic import Tags, note_for, submission_requests
 from tests.support.postgres import TEST_URL_VARIABLE, PgServer
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 # The MaxCare client's own default timeout (a grant of a killed instance is stale after the
 # window plus three of them); the limiter phase uses it as the app does.
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -272,12 +270,12 @@ def drain_phase(cfg: Config, apps: Apps, fakes: Fakes, url: str, tags: Tags) -> 
         "first_to_last_post_seconds": round(span, 2),
         "tasks_created": stats["tasks"],
         # Task POSTs over whole budgets (the target), and every request the same way.
-        "fraction_of_budget": _round(whole_budgets_fraction(posts, cfg.limit, cfg.window)),
-        "requests_fraction_of_budget": _round(
+        "fraction_of_budget": rounded(whole_budgets_fraction(posts, cfg.limit, cfg.window)),
+        "requests_fraction_of_budget": rounded(
             whole_budgets_fraction(during, cfg.limit, cfg.window)
         ),
         # As the single instance's burst counts it (benchmarks/phases.py): the whole span.
-        "whole_span_fraction_of_budget": _round(
+        "whole_span_fraction_of_budget": rounded(
             budget_fraction(stats["tasks"], span, cfg.limit, cfg.window)
         ),
         "maxcare_requests": len(every),
@@ -290,10 +288,6 @@ def drain_phase(cfg: Config, apps: Apps, fakes: Fakes, url: str, tags: Tags) -> 
         "requests_per_window": per_window([t for t in every if t >= first], cfg.window),
         "splitter": split,
     }  # fmt: skip
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 # --- acks at 200 concurrent: PostgreSQL and SQLite ----------------------------------------
@@ -417,7 +411,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     rows = [
         (
             f"drain of {d['submissions']:,} at {d['budget']}, 1 of {d['instances']} SIGKILLed",
-            f"{_pct(d['fraction_of_budget'])} of the budget",
+            f"{pct(d['fraction_of_budget'])} of the budget",
             "≥ 95 %",
             frac >= 0.95,
         ),
@@ -461,9 +455,9 @@ def report(r: dict[str, Any]) -> str:
         f"{d['send_seconds']} s (ack p50 / p99 {pq(d['ack_ms'])} ms); {d['tasks_created']:,} "
         f"tasks in {d['drain_seconds']} s (ideal {d['ideal_drain_seconds']} s)",
         f"  first to last POST {d['first_to_last_post_seconds']} s; of the budget, over whole "
-        f"budgets: tasks {_pct(d['fraction_of_budget'])}, every MaxCare request "
-        f"{_pct(d['requests_fraction_of_budget'])}; tasks over the whole span "
-        f"{_pct(d['whole_span_fraction_of_budget'])}",
+        f"budgets: tasks {pct(d['fraction_of_budget'])}, every MaxCare request "
+        f"{pct(d['requests_fraction_of_budget'])}; tasks over the whole span "
+        f"{pct(d['whole_span_fraction_of_budget'])}",
         f"  killed {k['instance']} {k['seconds_after_first_post']} s after the first POST, with "
         f"{k['tasks_before']:,} tasks made and {k['open_rows_held']} unfinished submissions "
         f"in its hands ({k['held_by_state']})",
@@ -480,15 +474,9 @@ def report(r: dict[str, Any]) -> str:
         f"first tenth {lim['first_tenth_mean_us']}, last {lim['last_tenth_mean_us']}); "
         f"a SELECT 1 {pq(lim['select_1_us'])} µs",
         "",
-        f"{'target':<58} {'measured':<24} {'goal':<8} result",
+        *target_table(r["targets"], 24),
     ]
-    for t in r["targets"]:
-        lines.append(f"{t['target']:<58} {t['measured']:<24} {t['goal']:<8} {t['result']}")
     return "\n".join(lines)
-
-
-def _pct(fraction: float | None) -> str:
-    return "n/a" if fraction is None else f"{fraction * 100:.1f} %"
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -560,14 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_history_out_of_collections()
     results = run(cfg, server)
     print(report(results))
-    text = json.dumps(results, indent=2, default=str) + "\n"
-    written = [RESULTS / "fleet.json"] if args.json is None else [args.json]
-    if not cfg.quick and args.json is None:
-        written.append(HERE / "fleet.json")
-    for path in written:
-        path.write_text(text, encoding="utf-8")
-    print("wrote " + ", ".join(str(w) for w in written))
-    return 0 if all(t["result"] == "PASS" for t in results["targets"]) else 1
+    return write_results("fleet", results, full=not cfg.quick, to=args.json)
 
 
 if __name__ == "__main__":
