@@ -3,6 +3,7 @@ request of a workspace not connected to MaxCare yet (except the admin's `/task c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,7 +15,9 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackClientError, SlackTokenRotationError
+from slack_sdk.oauth.installation_store.models.bot import Bot
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids, tenancy
@@ -132,16 +135,25 @@ class Workspaces:
     """Background work's way to a workspace: its bot token and organization, from its row."""
 
     def __init__(
-        self, installations: DatabaseInstallationStore, organizations: Organizations
+        self,
+        installations: DatabaseInstallationStore,
+        organizations: Organizations,
+        rotator: AsyncTokenRotator | None = None,
+        rotate_minutes: int = 120,
     ) -> None:
         self.installations = installations
         self.organizations = organizations
+        self.rotator = rotator  # token rotation: Bolt refreshes a request's token, this the rest
+        self.rotate_minutes = rotate_minutes
+        self._rotating: dict[str, asyncio.Lock] = {}
 
     async def of_key(self, key: str) -> Workspace | None:
         """The workspace stored rows belong to, by its key; None once it is uninstalled."""
         bot = self.installations.find_by_key(key) if key else None
         if bot is None:
             return None
+        if self.rotator is not None and bot.bot_refresh_token:
+            bot = await self._fresh(key, bot)
         return Workspace(
             key=key,
             team_id=bot.team_id,
@@ -150,6 +162,28 @@ class Workspaces:
             bot_user_id=bot.bot_user_id,
             organization_id=self.organizations.of(key),
         )
+
+    async def _fresh(self, key: str, bot: Bot) -> Bot:
+        """The bot with a token that is not about to expire (refreshed and saved if it was).
+
+        One refresh at a time per workspace: a refresh token is spent by its use, so the
+        others read the token the first one saved."""
+        assert self.rotator is not None
+        async with self._rotating.setdefault(key, asyncio.Lock()):
+            bot = self.installations.find_by_key(key) or bot
+            try:
+                refreshed = await self.rotator.perform_bot_token_rotation(
+                    bot=bot, minutes_before_expiration=self.rotate_minutes
+                )
+            except (SlackTokenRotationError, SlackClientError) as exc:
+                # The current token is used while it lasts; the next piece of work tries again.
+                log.warning("token of %s not refreshed: %s", key, type(exc).__name__)
+                return bot
+            if refreshed is None:
+                return bot
+            await self.installations.async_save_bot(refreshed)
+            log.info("token of %s refreshed", key)  # the key only, never a token
+            return refreshed
 
     def installed(self) -> list[str]:
         """The keys of every workspace the app is installed in now."""
@@ -182,4 +216,13 @@ def workspaces_of(settings: Settings, store: Store, slack: AsyncWebClient) -> Te
     oauth = oauth_settings(settings, store, cipher, slack)
     organizations = Organizations(store)
     installations = DatabaseInstallationStore(store, cipher)
-    return Tenants(oauth, organizations, Workspaces(installations, organizations))
+    assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+    rotator = AsyncTokenRotator(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        client=slack,  # refreshes go to SLACK_API_URL, as Bolt's do
+    )
+    workspaces = Workspaces(
+        installations, organizations, rotator, oauth.token_rotation_expiration_minutes
+    )
+    return Tenants(oauth, organizations, workspaces)

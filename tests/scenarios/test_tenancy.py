@@ -5,6 +5,7 @@ clinic's work; an Enterprise Grid org-wide install serves every workspace of its
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 
 from bot import tenancy
 from bot.db.interface import UNINSTALLED
+from bot.workspaces.installations import DatabaseInstallationStore
+from bot.workspaces.tokens import TokenCipher
 from tests.scenarios.test_workspaces import (
     NORTH,
     SOUTH,
@@ -282,3 +285,46 @@ async def test_work_of_a_workspace_found_uninstalled_by_a_sweep_ends(many: Harne
     ended = h.bot.store.get_submission(pending)
     assert ended is not None and (ended.state, ended.notes) == ("uninstalled", "")
     assert len(h.maxcare.requests()) == before  # nothing sent as a gone workspace
+
+
+async def test_rotated_tokens_are_refreshed_for_requests_and_background_work(
+    slack: FakeSlack,
+    maxcare: FakeMaxCare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
+) -> None:
+    slack.token_rotation = True  # tokens last 12 hours and come with refresh tokens
+    async with many_mode(
+        slack, maxcare, tmp_path, monkeypatch, database_url, TASK_WATCH_SECONDS="0.05"
+    ) as h:
+        north = await running(h, NORTH, "North Clinic", None)
+        first = h.slack.workspace(NORTH).token
+        assert first is not None and first.startswith("xoxe.xoxb-")
+
+        # Twelve hours later: the token has expired, in Slack and in the stored installation.
+        h.slack.expire_tokens(NORTH)
+        installs = DatabaseInstallationStore(
+            h.bot.store, TokenCipher.from_setting(h.bot.settings.token_encryption_key)
+        )
+        bot = installs.find_by_key(NORTH)
+        assert bot is not None
+        bot.bot_token_expires_at = int(time.time()) + 60
+        await installs.async_save_bot(bot)
+
+        # Background work (the watch telling the creator) refreshes it first.
+        h.maxcare.set_task(north.task_id, status="in_progress")
+        await wait_until(
+            lambda: any(
+                c.params.get("thread_ts") and north.task_id in json.dumps(c.params)
+                for c in h.slack.calls("chat.postMessage")
+            )
+        )
+        told = [c for c in h.slack.calls("chat.postMessage") if c.params.get("thread_ts")]
+        assert told[-1].token != first and h.slack.workspace_of(told[-1].token) is not None
+        refreshed = installs.find_by_key(NORTH)
+        assert refreshed is not None and refreshed.bot_token == told[-1].token
+        assert refreshed.bot_token not in str(h.bot.store.get_installation(NORTH))  # encrypted
+
+        # A request goes on working with the new token.
+        assert north.who.nurse in await answer_to(h, north.who, "links")
