@@ -17,8 +17,7 @@ from bot.links.views import stale_label
 from bot.maxcare import MaxCareClient, MaxCareError
 from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
-from bot.tenancy import Workspace
-from bot.workspaces.service import installed_bot_token, maxcare_as, verify_organization
+from bot.workspaces.service import as_installed, maxcare_as, verify_organization
 
 
 def check(out: TextIO) -> int:
@@ -117,15 +116,13 @@ async def _check_workspace(
               file=out)  # fmt: skip
         return 1
     try:
-        token = installed_bot_token(settings, store, row["key"])
+        served = await as_installed(settings, store, row["key"])
     except TokenKeyError as exc:
         print(f"FAIL {name}: {exc}", file=out)
         return 1
-    if token is None:
+    if served is None:
         return 0  # uninstalled since it was listed
-    served = Workspace(row["key"], row["team_id"], row["enterprise_id"], token,
-                       organization_id=org)  # fmt: skip
-    slack = slack_client(settings, token=token)
+    slack = slack_client(settings, token=served.bot_token)
     try:
         async with maxcare_as(settings, org, max_attempts=1) as maxcare:
             with tenancy.serving(served):

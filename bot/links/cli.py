@@ -26,7 +26,7 @@ from bot.settings import Settings, load_settings
 from bot.slack.client import slack_client
 from bot.slack.payload import is_user_id
 from bot.tenancy import Workspace
-from bot.workspaces.service import installed_bot_token, maxcare_as
+from bot.workspaces.service import as_installed, maxcare_as
 
 # -- which workspace's links ----------------------------------------------------------------
 
@@ -214,9 +214,16 @@ def links_suggest(
     err = err or sys.stderr
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        return asyncio.run(_suggest_as(settings, team, path, out, err))
+    except ConfigError as exc:  # a setting, or a stored token no key of the setting opens
         print(f"configuration error: {exc}", file=err)
         return 2
+
+
+async def _suggest_as(
+    settings: Settings, team: str | None, path: Path | None, out: TextIO, err: TextIO
+) -> int:
+    """Suggest for the workspace --team names (or the only one), asking as it."""
     store = open_store(settings)
     try:
         workspace = links_workspace(store, team)
@@ -224,32 +231,33 @@ def links_suggest(
             return 2
         with tenancy.serving(workspace):
             links = store.list_links()
-        found = _as_installed(settings, store, workspace)
+        found = await _asking_as(settings, store, workspace)
     finally:
         store.close()
     if isinstance(found, str):
         print(f"error: {found}", file=err)
         return 2
     token, organization_id = found
-    return asyncio.run(_suggest(settings, token, organization_id, links, path, out, err))
+    return await _suggest(settings, token, organization_id, links, path, out, err)
 
 
-def _as_installed(settings: Settings, store: Store, workspace: Workspace) -> tuple[str, str] | str:
-    """The bot token and MaxCare organization to ask as (many workspaces: the installation's,
-    decrypted), or what stops it."""
+async def _asking_as(
+    settings: Settings, store: Store, workspace: Workspace
+) -> tuple[str, str] | str:
+    """The bot token and MaxCare organization to ask as (many workspaces: the installation's),
+    or what stops it."""
     if settings.mode == "single":
         assert settings.slack_bot_token is not None and settings.maxcare_organization_id
         return settings.slack_bot_token.get_secret_value(), settings.maxcare_organization_id
-    token = installed_bot_token(settings, store, workspace.key)
-    row = store.get_installation(workspace.key)
-    if token is None or row is None:
+    served = await as_installed(settings, store, workspace.key)
+    if served is None:
         return f"workspace {workspace.key} is not installed now"
-    if not row["organization_id"]:
+    if not served.organization_id:
         return (
             f"workspace {workspace.key} is not connected to MaxCare yet "
             f"(`python -m bot workspaces set-org {workspace.key} org_…`)"
         )
-    return token, str(row["organization_id"])
+    return served.bot_token, served.organization_id
 
 
 async def _suggest(

@@ -1,6 +1,6 @@
 """What the command line needs of a workspace: `workspaces set-org`'s check before saving (one
 MaxCare call made as that organization, with the ID rule `/task connect` uses), and an
-installation's bot token for commands that ask Slack as it (`check`, `links suggest`)."""
+installed workspace for commands that ask Slack and MaxCare as it (`check`, `links suggest`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from bot.db.interface import Store
 from bot.maxcare import MaxCareClient
 from bot.maxcare.ids import normalize_id
 from bot.settings import Settings
-from bot.workspaces.installations import DatabaseInstallationStore
-from bot.workspaces.tokens import TokenCipher
+from bot.slack.client import workspace_client
+from bot.tenancy import Workspace
+from bot.workspaces.serving import workspaces_of
 
 
 def organization_id(text: str) -> str | None:
@@ -44,10 +45,13 @@ async def verify_organization(
         await client.ping()
 
 
-def installed_bot_token(settings: Settings, store: Store, key: str) -> str | None:
-    """The installation's bot token, decrypted (TokenKeyError: no key opens it); None unless
-    the app is installed there now. Many-workspace mode only."""
-    assert settings.token_encryption_key is not None  # many-workspace settings require it
-    cipher = TokenCipher.from_setting(settings.token_encryption_key)
-    bot = DatabaseInstallationStore(store, cipher).find_by_key(key)
-    return bot.bot_token if bot is not None and bot.bot_token else None
+async def as_installed(settings: Settings, store: Store, key: str) -> Workspace | None:
+    """An installed workspace as the command line asks as it: its bot token (refreshed and
+    saved first when token rotation has it about to expire) and its MaxCare organization; None
+    unless the app is installed there now. TokenKeyError when no key opens its token."""
+    slack = workspace_client(settings)  # the app's own: oauth.v2.access for a refresh only
+    try:
+        return await workspaces_of(settings, store, slack).workspaces.of_key(key)
+    finally:
+        if slack.session is not None and not slack.session.closed:
+            await slack.session.close()

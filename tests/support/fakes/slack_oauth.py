@@ -113,7 +113,12 @@ class SlackOAuth:
     def token_for(self, team_id: str) -> str:
         """A new live bot token of the workspace, as an install gives one (for command-line
         tests, which store installations without a browser)."""
-        return str(self._issue(self.workspace(team_id))["access_token"])
+        return str(self.issue(team_id)["access_token"])
+
+    def issue(self, team_id: str) -> dict[str, Any]:
+        """oauth.v2.access's answer for an install of the workspace (with a refresh token
+        when token_rotation is on), without the browser."""
+        return self._issue(self.workspace(team_id))
 
     def revoke(self, team_id: str) -> None:
         """The app is uninstalled (or its tokens revoked): every token of the workspace dies."""

@@ -44,8 +44,8 @@ def many(
     monkeypatch.chdir(tmp_path)
     configure(monkeypatch, {
         **backend.env,
-        "SLACK_CLIENT_ID": "1111.2222",
-        "SLACK_CLIENT_SECRET": "client-secret",
+        "SLACK_CLIENT_ID": slack.client_id,
+        "SLACK_CLIENT_SECRET": slack.client_secret,
         "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET,
         "TOKEN_ENCRYPTION_KEY": OLD_KEY,
         "MAXCARE_API_KEY": maxcare.api_key,
@@ -379,3 +379,30 @@ def test_suggest_proposes_a_workspaces_people_and_its_organizations_providers(
     assert code == 0, err
     proposed = [(r["slack_user_id"], r["provider_id"]) for r in csv.DictReader(io.StringIO(out))]
     assert proposed == [("UCAROL", carol["id"])]
+
+
+def test_check_refreshes_a_rotated_token_about_to_expire_first(
+    many: Backend, slack: FakeSlack, maxcare: FakeMaxCare, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = many.open()
+    slack.token_rotation = True
+    slack.add_workspace("T0NORTH", "North")
+    issued = slack.issue("T0NORTH")
+    installs = DatabaseInstallationStore(store, TokenCipher([OLD_KEY]))
+    asyncio.run(installs.async_save(Installation(
+        team_id="T0NORTH", team_name="North", bot_token=issued["access_token"], bot_id="B1",
+        bot_user_id="UBOT", user_id="UADMIN", bot_refresh_token=issued["refresh_token"],
+        bot_token_expires_in=60,  # a minute left
+    )))  # fmt: skip
+    store.set_installation_org("T0NORTH", maxcare.organization_id)
+    slack.expire_tokens("T0NORTH")  # and Slack already refuses it
+    slack.add_user("UNURSE", name="nina", team_id="T0NORTH")
+    with tenancy.serving(workspace("T0NORTH")):
+        store.set_link("UNURSE", maxcare.add_provider(first_name="Nina")["id"], actor="test")
+
+    code, out, err = run(capsys, "check")
+    assert code == 0, out + err
+    assert "ok   North (T0NORTH): links: all 1 usable" in out
+    bot = installs.find_by_key("T0NORTH")
+    assert bot is not None and bot.bot_token != issued["access_token"]
+    assert slack.workspace_of(bot.bot_token) is not None  # the refreshed token, saved
