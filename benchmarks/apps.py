@@ -119,3 +119,8 @@ class Apps:
     def logs(self, prefix: str) -> str:
         """What the processes whose name starts with `prefix` wrote."""
         return "".join(p.logs() for p in self.procs if p.name.startswith(prefix) and p.popen)
+
+    def log_check(self, prefix: str) -> dict[str, int]:
+        """Tracebacks and ERROR lines in those processes' logs (a run must have none)."""
+        logs = self.logs(prefix)
+        return {"tracebacks": logs.count("Traceback"), "errors": logs.count(" ERROR ")}

@@ -480,11 +480,7 @@ def run(cfg: Config) -> dict[str, Any]:
         print(f"clinic A submits {cfg.burst:,} at {cfg.limit} per {cfg.window:g} s, clinic B "
               f"one {cfg.b_after:g} s later and one more mid-drain …", flush=True)  # fmt: skip
         results["burst"] = burst(cfg, bot, fakes, a, b, Tags())
-        logs = apps.logs("")
-        results["log_check"] = {
-            "tracebacks": logs.count("Traceback"),
-            "errors": logs.count(" ERROR "),
-        }
+        results["log_check"] = apps.log_check("")
     finally:
         if apps is not None:
             apps.stop()

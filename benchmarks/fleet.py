@@ -503,11 +503,7 @@ def run(cfg: Config, server: PgServer) -> dict[str, Any]:
         print("3. the shared limiter's cost …", flush=True)
         with server.database("bench_limiter") as url:
             results["limiter"] = limiter_phase(cfg, url)
-        logs = apps.logs("")
-        results["log_check"] = {
-            "tracebacks": logs.count("Traceback"),
-            "errors": logs.count(" ERROR "),
-        }
+        results["log_check"] = apps.log_check("")
     finally:
         if apps is not None:
             apps.stop()

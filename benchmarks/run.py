@@ -172,11 +172,7 @@ def run(cfg: Config) -> dict[str, Any]:
         footprint["rss_after_burst_mb"] = burst_bot.rss_mb()
         results["footprint"] = footprint
         burst_bot.stop()
-        logs = apps.logs("bot")
-        results["log_check"] = {
-            "tracebacks": logs.count("Traceback"),
-            "errors": logs.count(" ERROR "),
-        }
+        results["log_check"] = apps.log_check("bot")
     finally:
         if "apps" in locals():
             apps.stop()
